@@ -1,0 +1,127 @@
+using SrMobile.Engine.Models;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace SrMobile.Training.Network;
+
+/// <summary>
+/// ABPN exactly as SEED-METHOD.md, with one training-only reparameterisation: the conv path sees x/255 and its
+/// residual is multiplied by 255. With raw 0..255 inputs and Glorot init most ReLUs die and training sticks at
+/// the anchor (PLATFORM-NOTES.md); the two scales fold exactly into the first and last convolution on export
+/// (<see cref="AbpnCheckpoint.SeedWeights"/>), so the exported network is the seed's.
+/// </summary>
+public sealed class AbpnNetwork : nn.Module<Tensor, Tensor>
+{
+    public const double DefaultInputScale = 1.0 / 255.0;
+    public const double DefaultResidualScale = 255.0;
+
+    private readonly ModuleList<Conv2d> conv;
+
+    public AbpnNetwork(AbpnArchitecture architecture, double inputScale = DefaultInputScale, double residualScale = DefaultResidualScale)
+        : base(nameof(AbpnNetwork))
+    {
+        Architecture = architecture.Validate();
+        InputScale = inputScale;
+        ResidualScale = residualScale;
+        conv = new ModuleList<Conv2d>();
+        for (var i = 0; i < architecture.ConvolutionCount; i++)
+        {
+            var (output, input) = architecture.ConvolutionChannels(i);
+            conv.Add(nn.Conv2d(input, output, kernel_size: 3, padding: 1, bias: true));
+        }
+        RegisterComponents();
+        ResetParameters();
+    }
+
+    public AbpnArchitecture Architecture { get; }
+    public double InputScale { get; }
+    public double ResidualScale { get; }
+
+    /// <summary>Glorot-normal weights, zero biases (the seed's initialisation).</summary>
+    public void ResetParameters()
+    {
+        using var _ = no_grad();
+        foreach (var layer in conv)
+        {
+            nn.init.xavier_normal_(layer.weight!);
+            nn.init.zeros_(layer.bias!);
+        }
+    }
+
+    /// <summary>N×3×H×W, 0..255 → N×3×sH×sW, clipped to 0..255.</summary>
+    public override Tensor forward(Tensor input)
+    {
+        using var scope = NewDisposeScope();
+        var scale = Architecture.Scale;
+        // The anchor in CRD order: each input channel repeated s² times (R×s², G×s², B×s²), matching pixel_shuffle.
+        var anchor = input.repeat_interleave(scale * scale, dim: 1);
+        var features = InputScale == 1 ? input : input * InputScale;
+        for (var i = 0; i < conv.Count - 1; i++)
+            features = nn.functional.relu(conv[i].forward(features));
+        var residual = conv[conv.Count - 1].forward(features);
+        if (ResidualScale != 1)
+            residual = residual * ResidualScale;
+        var output = nn.functional.pixel_shuffle(residual + anchor, scale).clamp(0, 255);
+        return output.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Parameters as named float arrays (OIHW), in checkpoint form.</summary>
+    public IReadOnlyList<NamedTensor> ExportParameters()
+    {
+        var result = new List<NamedTensor>();
+        for (var i = 0; i < conv.Count; i++)
+        {
+            result.Add(ToNamed(AbpnCheckpoint.WeightName(i), conv[i].weight!));
+            result.Add(ToNamed(AbpnCheckpoint.BiasName(i), conv[i].bias!));
+        }
+        return result;
+    }
+
+    public void ImportParameters(IReadOnlyList<NamedTensor> parameters)
+    {
+        using var _ = no_grad();
+        for (var i = 0; i < conv.Count; i++)
+        {
+            CopyInto(conv[i].weight!, Find(AbpnCheckpoint.WeightName(i)));
+            CopyInto(conv[i].bias!, Find(AbpnCheckpoint.BiasName(i)));
+        }
+
+        NamedTensor Find(string name) => parameters.FirstOrDefault(p => p.Name == name)
+            ?? throw new ArgumentException($"no parameter {name} for {Architecture}");
+    }
+
+    public CheckpointMetadata DescribeCheckpoint(long iteration, string? runName) => new()
+    {
+        Scale = Architecture.Scale,
+        Depth = Architecture.Depth,
+        Width = Architecture.Width,
+        InputScale = InputScale,
+        ResidualScale = ResidualScale,
+        Iteration = iteration,
+        RunName = runName,
+    };
+
+    /// <summary>A network with the checkpoint's architecture, scales and parameters.</summary>
+    public static AbpnNetwork FromCheckpoint(AbpnCheckpoint checkpoint)
+    {
+        var network = new AbpnNetwork(checkpoint.Architecture, checkpoint.Metadata.InputScale, checkpoint.Metadata.ResidualScale);
+        network.ImportParameters(checkpoint.Parameters);
+        return network;
+    }
+
+    public long ParameterCount() => parameters().Sum(p => p.numel());
+
+    private static NamedTensor ToNamed(string name, Tensor tensor)
+    {
+        using var cpu = tensor.detach().cpu().contiguous();
+        return new NamedTensor(name, cpu.shape, cpu.data<float>().ToArray());
+    }
+
+    private static void CopyInto(Tensor target, NamedTensor source)
+    {
+        if (!target.shape.SequenceEqual(source.Shape))
+            throw new ArgumentException($"{source.Name} has shape [{string.Join(',', source.Shape)}], the network needs [{string.Join(',', target.shape)}]");
+        using var values = tensor(source.Values, source.Shape).to(target.device);
+        target.copy_(values);
+    }
+}
