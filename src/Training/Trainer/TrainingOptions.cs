@@ -1,0 +1,68 @@
+using SrMobile.Engine.Models;
+using SrMobile.Training.Data;
+
+namespace SrMobile.Training.Trainer;
+
+/// <summary>
+/// A training run's recipe. Defaults are the seed's (options/train/base7.yaml): L1 on 0..255, Adam 1e-3
+/// (β 0.9/0.999, ε 1e-7), batch 16, LR patch 64, 600 epochs of 1000 iterations, lr ×0.5 at epochs 120/240/360/480.
+/// </summary>
+public sealed record TrainingOptions
+{
+    public int Scale { get; init; } = 3;
+    public int Depth { get; init; } = 4;
+    public int Width { get; init; } = 28;
+
+    public required DatasetSource Train { get; init; }
+    public DatasetSource? Validation { get; init; }
+
+    public long Iterations { get; init; } = 600_000;
+    public int IterationsPerEpoch { get; init; } = 1000;
+    public int BatchSize { get; init; } = 16;
+    public int PatchSize { get; init; } = 64;
+    public double LearningRate { get; init; } = 1e-3;
+    public double Beta1 { get; init; } = 0.9;
+    public double Beta2 { get; init; } = 0.999;
+    public double Epsilon { get; init; } = 1e-7;
+
+    /// <summary>Iterations at which the learning rate is multiplied by <see cref="LearningRateGamma"/>.</summary>
+    public IReadOnlyList<long> LearningRateMilestones { get; init; } = [120_000, 240_000, 360_000, 480_000];
+    public double LearningRateGamma { get; init; } = 0.5;
+
+    /// <summary>Validate on full images (and write checkpoints) every this many iterations; 0 = only at the end.</summary>
+    public int ValidateEvery { get; init; } = 1000;
+
+    /// <summary>Mean training loss goes to the record every this many iterations.</summary>
+    public int LogEvery { get; init; } = 100;
+
+    /// <summary>Which validation mean picks the best checkpoint: <c>psnr_y</c> or <c>psnr_rgb</c>.</summary>
+    public string BestMetric { get; init; } = Metrics.PsnrY;
+
+    public bool Augment { get; init; } = true;
+    public int Seed { get; init; } = 0;
+
+    /// <summary>CPU threads for libtorch; 0 = all cores. Ignored on CUDA.</summary>
+    public int Threads { get; init; } = 0;
+
+    /// <summary>Stop (with checkpoint and validation) once this much wall time has passed; null = no limit.</summary>
+    public double? MaxMinutes { get; init; }
+
+    /// <summary>Collect the .NET heap every this many steps: finalizer-held native objects otherwise fragment the C heap (~5 MB/step).</summary>
+    public int CollectEvery { get; init; } = 10;
+
+    public AbpnArchitecture Architecture => new(Scale, Depth, Width);
+
+    /// <summary>The learning rate in force at <paramref name="iteration"/> (0-based step index).</summary>
+    public double LearningRateAt(long iteration) =>
+        LearningRate * Math.Pow(LearningRateGamma, LearningRateMilestones.Count(m => iteration >= m));
+}
+
+public static class Metrics
+{
+    public const string PsnrY = "psnr_y";
+    public const string SsimY = "ssim_y";
+    public const string PsnrRgb = "psnr_rgb";
+    public const string SsimRgb = "ssim_rgb";
+
+    public static readonly string[] All = [PsnrY, SsimY, PsnrRgb, SsimRgb];
+}
