@@ -23,6 +23,16 @@ public class AbpnNetworkTests
     }
 
     [Fact]
+    public void Untrained_network_is_exactly_the_anchor()
+    {
+        using var network = new AbpnNetwork(new AbpnArchitecture(3, 2, 8));
+        using var scope = NewDisposeScope();
+        var input = randint(0, 256, [1, 3, 6, 5]).to(float32);
+        var expected = input.repeat_interleave(3, dim: 2).repeat_interleave(3, dim: 3);
+        Assert.True(network.forward(input).eq(expected).all().item<bool>());
+    }
+
+    [Fact]
     public void Default_point_has_42345_macs_per_pixel()
     {
         Assert.Equal(42_345, AbpnArchitecture.Seed.MacsPerPixel);
@@ -74,7 +84,13 @@ public class AbpnNetworkTests
     public void Folded_seed_weights_give_the_same_output_on_raw_input()
     {
         var architecture = new AbpnArchitecture(3, 2, 8);
-        using var trained = new AbpnNetwork(architecture);
+        using var trained = new AbpnNetwork(architecture, inputScale: 1 / 255.0, residualScale: 255);
+        using (no_grad())
+        {
+            // Non-zero last conv, so the residual path (and its scale) matters.
+            foreach (var parameter in trained.parameters())
+                parameter.add_(rand_like(parameter) * 0.01);
+        }
         var checkpoint = new AbpnCheckpoint(trained.DescribeCheckpoint(0, null), trained.ExportParameters());
         // The seed network proper: no scales, raw 0..255 into the first conv.
         using var seed = new AbpnNetwork(architecture, inputScale: 1, residualScale: 1);

@@ -5,15 +5,16 @@ using static TorchSharp.torch;
 namespace SrMobile.Training.Network;
 
 /// <summary>
-/// ABPN exactly as SEED-METHOD.md, with one training-only reparameterisation: the conv path sees x/255 and its
-/// residual is multiplied by 255. With raw 0..255 inputs and Glorot init most ReLUs die and training sticks at
-/// the anchor (PLATFORM-NOTES.md); the two scales fold exactly into the first and last convolution on export
-/// (<see cref="AbpnCheckpoint.SeedWeights"/>), so the exported network is the seed's.
+/// ABPN exactly as SEED-METHOD.md. Two training-only knobs, both folded away on export so the exported network is
+/// the seed's: an optional conv-path scaling (the conv path sees x·InputScale and its residual is multiplied by
+/// ResidualScale; <see cref="AbpnCheckpoint.SeedWeights"/> folds both into the first and last convolution), and the
+/// zero-initialised last convolution (see <see cref="ResetParameters"/>).
 /// </summary>
 public sealed class AbpnNetwork : nn.Module<Tensor, Tensor>
 {
-    public const double DefaultInputScale = 1.0 / 255.0;
-    public const double DefaultResidualScale = 255.0;
+    // Raw 0..255 into the first conv, as the seed: with the zero-initialised last conv it trains well (docs/TRAINING.md).
+    public const double DefaultInputScale = 1.0;
+    public const double DefaultResidualScale = 1.0;
 
     private readonly ModuleList<Conv2d> conv;
 
@@ -37,14 +38,22 @@ public sealed class AbpnNetwork : nn.Module<Tensor, Tensor>
     public double InputScale { get; }
     public double ResidualScale { get; }
 
-    /// <summary>Glorot-normal weights, zero biases (the seed's initialisation).</summary>
+    /// <summary>
+    /// Glorot-normal weights and zero biases (the seed's initialisation), except the last convolution, which starts
+    /// at zero so the untrained network is exactly the anchor. With Glorot there too, the first residuals are tens
+    /// of levels off, and Adam's quickest way to shrink them is to kill every ReLU of the layer before: training
+    /// then sits at the anchor for good (seen here with raw and with 1/255-scaled inputs, several seeds).
+    /// </summary>
     public void ResetParameters()
     {
         using var _ = no_grad();
-        foreach (var layer in conv)
+        for (var i = 0; i < conv.Count; i++)
         {
-            nn.init.xavier_normal_(layer.weight!);
-            nn.init.zeros_(layer.bias!);
+            if (i == conv.Count - 1)
+                nn.init.zeros_(conv[i].weight!);
+            else
+                nn.init.xavier_normal_(conv[i].weight!);
+            nn.init.zeros_(conv[i].bias!);
         }
     }
 

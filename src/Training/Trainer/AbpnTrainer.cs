@@ -24,25 +24,31 @@ public sealed class AbpnTrainer(TrainingOptions options, ExperimentPaths paths, 
         PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
     };
 
+    private Action<long, AbpnNetwork>? onCheckpoint;
+
     public TrainingOptions Options { get; } = options;
 
-    public TrainingResult Run(bool resume, IProgress<TrainingProgress>? progress = null, CancellationToken cancellation = default)
+    // onCheckpoint: called with the network after each checkpoint (e.g. to evaluate extra sets along the way).
+    public TrainingResult Run(bool resume, IProgress<TrainingProgress>? progress = null, CancellationToken cancellation = default,
+        Action<long, AbpnNetwork>? onCheckpoint = null)
     {
+        this.onCheckpoint = onCheckpoint;
         Validate(Options);
-        var checkpoint = PrepareExperiment(resume);
-        Log($"{(checkpoint is null ? "start" : $"resume at iteration {checkpoint.Metadata.Iteration}")}: {Options.Architecture}, {Options.Architecture.ParameterCount:N0} parameters, train {Options.Train.Describe()}");
-
+        var checkpoint = CheckExperiment(resume);
+        // Data first: a run whose data is unusable leaves nothing behind that would block the same --name.
         var train = loader.Load(Options.Train, Options.Scale);
         var validation = Options.Validation is null ? null : loader.Load(Options.Validation, Options.Scale);
-        Log($"loaded {train.Count} training and {validation?.Count ?? 0} validation images");
         var sampler = new PatchSampler(train, Options.Scale, Options.BatchSize, Options.PatchSize, Options.Seed, Options.Augment);
+        Directory.CreateDirectory(paths.Folder);
+        File.WriteAllText(paths.Options, JsonSerializer.Serialize(Options, OptionsJson));
+        Log($"{(checkpoint is null ? "start" : $"resume at iteration {checkpoint.Metadata.Iteration}")}: {Options.Architecture}, {Options.Architecture.ParameterCount:N0} parameters, {train.Count} training images ({Options.Train.Describe()}), {validation?.Count ?? 0} validation images");
 
         var device = cuda.is_available() ? CUDA : CPU;
         if (device.type == DeviceType.CPU && Options.Threads > 0)
             set_num_threads(Options.Threads);
         manual_seed(Options.Seed);
 
-        using var network = new AbpnNetwork(Options.Architecture);
+        using var network = new AbpnNetwork(Options.Architecture, Options.InputScale, Options.ResidualScale);
         network.to(device);
         using var optimizer = optim.Adam(network.parameters(), Options.LearningRate, Options.Beta1, Options.Beta2, Options.Epsilon);
         var start = 0L;
@@ -115,8 +121,9 @@ public sealed class AbpnTrainer(TrainingOptions options, ExperimentPaths paths, 
             }
         }
 
+        // On Ctrl-C only the checkpoint is written (a full validation could outlast the user's patience).
         if (iteration > start || checkpoint is null)
-            (lastMetrics, best, bestMetrics) = Evaluate(network, optimizer, validation, iteration, best, bestMetrics, record, clock.Elapsed, Options.LearningRateAt(Math.Max(iteration - 1, 0)));
+            (lastMetrics, best, bestMetrics) = Evaluate(network, optimizer, stopReason == "cancelled" ? null : validation, iteration, best, bestMetrics, record, clock.Elapsed, Options.LearningRateAt(Math.Max(iteration - 1, 0)));
         var rate = (iteration - start) / Math.Max(clock.Elapsed.TotalSeconds, 1e-9);
         Log($"{stopReason} at iteration {iteration} ({rate:F2} steps/s){FormatMetrics(lastMetrics)}");
         return new TrainingResult(iteration, iteration >= Options.Iterations, stopReason, lastMetrics, bestMetrics, rate);
@@ -164,9 +171,11 @@ public sealed class AbpnTrainer(TrainingOptions options, ExperimentPaths paths, 
                 optimizer.save_state_dict(writer);
             new AbpnCheckpoint(metadata, network.ExportParameters(), buffer.ToArray()).Save(paths.LastCheckpoint);
         }
-        if (improved || (validation is null or { Count: 0 }))
+        // Without a validation set the newest weights are the best we know of.
+        if (improved || Options.Validation is null)
             new AbpnCheckpoint(metadata, network.ExportParameters()).Save(paths.BestCheckpoint);
         Log($"iteration {iteration}: checkpoint{(improved ? " (new best)" : "")}{FormatMetrics(metrics)}");
+        onCheckpoint?.Invoke(iteration, network);
         return (metrics, best, bestMetrics);
     }
 
@@ -197,7 +206,7 @@ public sealed class AbpnTrainer(TrainingOptions options, ExperimentPaths paths, 
 
     private int Epoch(long iteration) => (int)((iteration + Options.IterationsPerEpoch - 1) / Options.IterationsPerEpoch);
 
-    private AbpnCheckpoint? PrepareExperiment(bool resume)
+    private AbpnCheckpoint? CheckExperiment(bool resume)
     {
         var stored = Path.Exists(paths.Options) ? File.ReadAllText(paths.Options) : null;
         if (paths.Exists && !resume)
@@ -211,8 +220,6 @@ public sealed class AbpnTrainer(TrainingOptions options, ExperimentPaths paths, 
             if (stored is not null && Comparable(stored) != Comparable(JsonSerializer.Serialize(Options, OptionsJson)))
                 throw new BadInputException($"{paths.Options}: the options differ from the run being resumed (only iterations, max_minutes and threads may change); use another --name for a new recipe");
         }
-        Directory.CreateDirectory(paths.Folder);
-        File.WriteAllText(paths.Options, JsonSerializer.Serialize(Options, OptionsJson));
         return checkpoint;
     }
 

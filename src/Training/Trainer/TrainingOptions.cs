@@ -29,6 +29,13 @@ public sealed record TrainingOptions
     public IReadOnlyList<long> LearningRateMilestones { get; init; } = [120_000, 240_000, 360_000, 480_000];
     public double LearningRateGamma { get; init; } = 0.5;
 
+    /// <summary>Linear learning-rate warm-up from 0 over this many first iterations (0 = none).</summary>
+    public int WarmupIterations { get; init; }
+
+    /// <summary>Training-only conv-path scaling (see <see cref="Network.AbpnNetwork"/>); folded away on export.</summary>
+    public double InputScale { get; init; } = Network.AbpnNetwork.DefaultInputScale;
+    public double ResidualScale { get; init; } = Network.AbpnNetwork.DefaultResidualScale;
+
     /// <summary>Validate on full images (and write checkpoints) every this many iterations; 0 = only at the end.</summary>
     public int ValidateEvery { get; init; } = 1000;
 
@@ -54,7 +61,8 @@ public sealed record TrainingOptions
 
     /// <summary>The learning rate in force at <paramref name="iteration"/> (0-based step index).</summary>
     public double LearningRateAt(long iteration) =>
-        LearningRate * Math.Pow(LearningRateGamma, LearningRateMilestones.Count(m => iteration >= m));
+        LearningRate * Math.Pow(LearningRateGamma, LearningRateMilestones.Count(m => iteration >= m))
+        * (iteration < WarmupIterations ? (iteration + 1.0) / WarmupIterations : 1.0);
 }
 
 public static class Metrics

@@ -1,0 +1,200 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using SrMobile.Engine.Imaging;
+using SrMobile.Engine.Models;
+using SrMobile.Training.Data;
+using SrMobile.Training.Network;
+using SrMobile.Training.Trainer;
+using static TorchSharp.torch;
+
+namespace SrMobile.Cli.Commands;
+
+/// <summary>
+/// <c>srmobile bench train|quality|inference</c>: the training speed/memory, quality-in-a-wall-budget and float
+/// inference benchmarks behind docs/BENCHMARKS.md. Results go to stdout (table or --json), progress to stderr.
+/// </summary>
+public static class BenchCommand
+{
+    private static readonly JsonSerializerOptions Json = new() { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
+
+    public static Command Create(CliConsole console)
+    {
+        var command = new Command("bench", "Benchmarks: training speed and memory, quality in a time budget, float inference.");
+        command.Subcommands.Add(Train(console));
+        command.Subcommands.Add(Quality(console));
+        command.Subcommands.Add(Inference(console));
+        return command;
+    }
+
+    private static Command Train(CliConsole console)
+    {
+        var steps = new Option<int>("--steps") { DefaultValueFactory = _ => 3000, Description = "Training steps to run" };
+        var threads = new Option<int>("--threads") { DefaultValueFactory = _ => 2 };
+        var data = new Option<DirectoryInfo?>("--train") { Description = "HR training folder (default: bundled samples)" };
+        var json = new Option<bool>("--json");
+        var command = new Command("train", "Steps/s and resident memory of the trainer (s3 m4 C28, batch 16, LR 64x64).") { steps, threads, data, json };
+        command.SetAction((parse, cancellation) => SrMobileCommand.Guard(console, () =>
+        {
+            using var work = new TemporaryWorkFolder();
+            var total = parse.GetValue(steps);
+            var options = new TrainingOptions
+            {
+                Train = new HighOnlyFolderSource(parse.GetValue(data)?.FullName ?? SrMobileCommand.Bundled(Path.Combine("samples", "train"))),
+                Iterations = total,
+                ValidateEvery = 0,
+                LogEvery = 100,
+                Threads = parse.GetValue(threads),
+            };
+            var samples = new List<(long Step, double Seconds, double RssMb)>();
+            var clock = Stopwatch.StartNew();
+            var bar = new ProgressBar(console, "bench train", total);
+            var result = new AbpnTrainer(options, new ExperimentPaths(work.Path, "bench"), new DatasetLoader(Path.Combine(work.Path, ".cache")))
+                .Run(false, new InlineProgress<TrainingProgress>(p =>
+                {
+                    if (p.Iteration % 100 == 0)
+                        samples.Add((p.Iteration, clock.Elapsed.TotalSeconds, ResidentMegabytes()));
+                    bar.Report(p.Iteration, $"loss {p.Loss:F2} rss {ResidentMegabytes():F0} MB");
+                }), cancellation);
+            bar.Finish(result.Iteration);
+            // Steady-state rate: from step 100 on (the first steps pay for allocation and JIT).
+            var first = samples.First();
+            var last = samples.Last();
+            var report = new
+            {
+                benchmark = "train",
+                architecture = options.Architecture.ToString(),
+                batch = options.BatchSize,
+                patch = options.PatchSize,
+                threads = options.Threads,
+                steps = result.Iteration,
+                steps_per_second = (last.Step - first.Step) / (last.Seconds - first.Seconds),
+                rss_mb_at_step_100 = first.RssMb,
+                rss_mb_max = samples.Max(s => s.RssMb),
+                rss_mb_last = last.RssMb,
+                rss_mb_growth_after_step_500 = last.RssMb - samples.First(s => s.Step >= Math.Min(500, last.Step)).RssMb,
+                rss_curve = samples.Where((_, i) => i % 5 == 0).Select(s => new { s.Step, rss_mb = Math.Round(s.RssMb) }),
+            };
+            console.Out.WriteLine(parse.GetValue(json) ? JsonSerializer.Serialize(report, Json) : string.Create(CultureInfo.InvariantCulture,
+                $"{report.architecture} batch {report.batch} patch {report.patch}, {report.threads} threads: {report.steps_per_second:F2} steps/s; RSS {report.rss_mb_at_step_100:F0} MB at step 100, max {report.rss_mb_max:F0} MB, last {report.rss_mb_last:F0} MB (growth after step 500: {report.rss_mb_growth_after_step_500:+0;-0} MB)"));
+            return Task.FromResult(0);
+        }));
+        return command;
+    }
+
+    private static Command Quality(CliConsole console)
+    {
+        var minutes = new Option<double>("--minutes") { DefaultValueFactory = _ => 30, Description = "Wall-time budget for training" };
+        var data = new Option<DirectoryInfo>("--train") { Required = true, Description = "HR training folder (e.g. shared/data/train)" };
+        var set5 = new Option<DirectoryInfo>("--set5") { Required = true };
+        var set14 = new Option<DirectoryInfo>("--set14") { Required = true };
+        var points = new Option<int>("--points") { DefaultValueFactory = _ => 10, Description = "Evaluations along the curve" };
+        var threads = new Option<int>("--threads") { DefaultValueFactory = _ => 2 };
+        var workdir = new Option<DirectoryInfo?>("--workdir") { Description = "Keep the run here (default: a temporary folder)" };
+        var json = new Option<bool>("--json");
+        var command = new Command("quality", "Train s3 m4 C28 within a wall budget; Set5/Set14 x3 (Y) gain over bicubic along the way.")
+        {
+            minutes, data, set5, set14, points, threads, workdir, json,
+        };
+        command.SetAction((parse, cancellation) => SrMobileCommand.Guard(console, () =>
+        {
+            var budget = parse.GetValue(minutes);
+            var loader = new DatasetLoader(Path.Combine(Path.GetTempPath(), "srmobile-bench-cache"));
+            var sets = new[] { ("Set5", parse.GetValue(set5)!), ("Set14", parse.GetValue(set14)!) }
+                .Select(s => (Name: s.Item1, Pairs: loader.Load(new HighOnlyFolderSource(s.Item2.FullName), 3))).ToList();
+            var bicubic = sets.ToDictionary(s => s.Name, s => s.Pairs.Average(p =>
+                Engine.Metrics.EvaluationProtocol.Standard(3).Score(MatlabResize.Upscale(p.Low, 3), p.High).Psnr));
+
+            // Size the schedule to the budget: measure the step rate briefly, then plan iterations and milestones (60 %, 85 %).
+            var source = new HighOnlyFolderSource(parse.GetValue(data)!.FullName);
+            var probe = new TrainingOptions { Train = source, Iterations = 60, ValidateEvery = 0, Threads = parse.GetValue(threads) };
+            using var probeFolder = new TemporaryWorkFolder();
+            var rate = new AbpnTrainer(probe, new ExperimentPaths(probeFolder.Path, "probe"), loader).Run(false, cancellation: cancellation).StepsPerSecond;
+            var planned = (long)(rate * budget * 60 * 0.95);
+            var options = probe with
+            {
+                Iterations = planned,
+                LearningRateMilestones = [(long)(planned * 0.6), (long)(planned * 0.85)],
+                ValidateEvery = (int)Math.Max(1, planned / parse.GetValue(points)),
+                MaxMinutes = budget,
+            };
+            using var temporary = new TemporaryWorkFolder();
+            var root = parse.GetValue(workdir)?.FullName ?? temporary.Path;
+            var paths = new ExperimentPaths(root, $"quality-{DateTime.UtcNow:yyyyMMdd-HHmmss}");
+            var curve = new List<object>();
+            var clock = Stopwatch.StartNew();
+            var bar = new ProgressBar(console, "bench quality", planned);
+            var result = new AbpnTrainer(options, paths, loader).Run(false, new InlineProgress<TrainingProgress>(p =>
+            {
+                bar.Report(p.Iteration, $"loss {p.Loss:F2}");
+            }), cancellation, (iteration, network) =>
+            {
+                var training = clock.Elapsed.TotalMinutes;
+                var scores = sets.ToDictionary(s => s.Name, s => AbpnTrainer.Validate(network, s.Pairs, 3)[Metrics.PsnrY]);
+                curve.Add(new
+                {
+                    minutes = Math.Round(training, 2),
+                    iteration,
+                    set5_psnr = Math.Round(scores["Set5"], 3),
+                    set14_psnr = Math.Round(scores["Set14"], 3),
+                    set5_gain = Math.Round(scores["Set5"] - bicubic["Set5"], 3),
+                    set14_gain = Math.Round(scores["Set14"] - bicubic["Set14"], 3),
+                });
+                console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"  {training:F1} min, iteration {iteration}: Set5 {scores["Set5"]:F2} ({scores["Set5"] - bicubic["Set5"]:+0.00}), Set14 {scores["Set14"]:F2} ({scores["Set14"] - bicubic["Set14"]:+0.00})"));
+            });
+            bar.Finish(result.Iteration);
+            var report = new { benchmark = "quality", budget_minutes = budget, probe_steps_per_second = rate, planned_iterations = planned, result.Iteration, bicubic_set5 = bicubic["Set5"], bicubic_set14 = bicubic["Set14"], curve };
+            console.Out.WriteLine(JsonSerializer.Serialize(report, Json));
+            return Task.FromResult(0);
+        }));
+        return command;
+    }
+
+    private static Command Inference(CliConsole console)
+    {
+        var input = new Option<string>("--input") { DefaultValueFactory = _ => "360x640", Description = "LR size HxW" };
+        var threads = new Option<int>("--threads") { DefaultValueFactory = _ => 2 };
+        var runs = new Option<int>("--runs") { DefaultValueFactory = _ => 10 };
+        var command = new Command("inference", "Float (TorchSharp) inference time of s3 m4 C28 at the challenge size.") { input, threads, runs };
+        command.SetAction((parse, cancellation) => SrMobileCommand.Guard(console, () =>
+        {
+            var size = parse.GetValue(input)!.Split('x');
+            if (size.Length != 2 || !int.TryParse(size[0], out var height) || !int.TryParse(size[1], out var width) || height < 1 || width < 1)
+                throw new Engine.BadInputException($"--input must be HxW, e.g. 360x640, not '{parse.GetValue(input)}'");
+            set_num_threads(parse.GetValue(threads));
+            using var network = new AbpnNetwork(AbpnArchitecture.Seed);
+            network.eval();
+            using var _ = no_grad();
+            using var image = rand(1, 3, height, width) * 255;
+            network.forward(image).Dispose(); // warm-up
+            var times = new List<double>();
+            for (var i = 0; i < parse.GetValue(runs); i++)
+            {
+                cancellation.ThrowIfCancellationRequested();
+                var clock = Stopwatch.StartNew();
+                network.forward(image).Dispose();
+                times.Add(clock.Elapsed.TotalMilliseconds);
+            }
+            times.Sort();
+            console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"{AbpnArchitecture.Seed} float {height}x{width} -> {height * 3}x{width * 3}, {parse.GetValue(threads)} threads: median {times[times.Count / 2]:F1} ms, min {times[0]:F1} ms over {times.Count} runs; peak RSS {Process.GetCurrentProcess().PeakWorkingSet64 / 1e6:F0} MB"));
+            return Task.FromResult(0);
+        }));
+        return command;
+    }
+
+    private static double ResidentMegabytes()
+    {
+        using var process = Process.GetCurrentProcess();
+        return process.WorkingSet64 / 1e6;
+    }
+
+    private sealed class TemporaryWorkFolder : IDisposable
+    {
+        public string Path { get; } = Directory.CreateTempSubdirectory("srmobile-bench-").FullName;
+
+        public void Dispose() => Directory.Delete(Path, recursive: true);
+    }
+}

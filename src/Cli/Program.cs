@@ -1,0 +1,3 @@
+using SrMobile.Cli;
+
+return await SrMobileCommand.RunAsync(args, CliConsole.System);

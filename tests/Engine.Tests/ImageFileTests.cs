@@ -1,0 +1,115 @@
+using SkiaSharp;
+using SrMobile.Engine.Imaging;
+using SrMobile.Tests;
+
+namespace SrMobile.Engine.Tests;
+
+public class ImageFileTests
+{
+    private static Image8 Gradient(int width, int height, int channels)
+    {
+        var image = new Image8(width, height, channels);
+        for (var y = 0; y < height; y++)
+            for (var x = 0; x < width; x++)
+                for (var c = 0; c < channels; c++)
+                    image[y, x, c] = (byte)((x * 7) + (y * 3) + (c * 50));
+        return image;
+    }
+
+    [Theory]
+    [InlineData(3)]
+    [InlineData(1)]
+    public void Png_round_trips_exactly_and_keeps_gray_gray(int channels)
+    {
+        using var work = TestData.NewTemporaryFolder();
+        var image = Gradient(17, 9, channels);
+        ImageFile.WritePng(image, work.File("a.png"));
+        var read = ImageFile.Read(work.File("a.png"));
+        Assert.Equal(channels, read.Channels);
+        Assert.Equal(image.Pixels, read.Pixels);
+    }
+
+    [Fact]
+    public void Webp_lossless_round_trips_and_jpeg_decodes_close()
+    {
+        var image = Gradient(32, 24, 3);
+        var webp = ImageFile.Decode(ImageFile.Encode(image, SKEncodedImageFormat.Webp, 100), "a.webp");
+        Assert.Equal((32, 24, 3), (webp.Width, webp.Height, webp.Channels));
+        var jpeg = ImageFile.Decode(ImageFile.Encode(image, SKEncodedImageFormat.Jpeg, 95), "a.jpg");
+        Assert.Equal((32, 24), (jpeg.Width, jpeg.Height));
+        var meanError = image.Pixels.Zip(jpeg.Pixels, (a, b) => Math.Abs(a - b)).Average();
+        Assert.True(meanError < 4, $"JPEG q95 mean error {meanError}");
+    }
+
+    [Fact]
+    public void Bmp_24_bit_decodes_exactly()
+    {
+        var image = Gradient(5, 3, 3);
+        var decoded = ImageFile.Decode(Bmp24(image), "a.bmp");
+        Assert.Equal(image.Pixels, decoded.Pixels);
+    }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(7)]
+    [InlineData(-1)]
+    public void Empty_corrupt_and_truncated_files_name_the_file(int keep)
+    {
+        using var work = TestData.NewTemporaryFolder();
+        var png = ImageFile.EncodePng(Gradient(64, 64, 3));
+        var bytes = keep switch
+        {
+            0 => [],
+            -1 => png[..(png.Length / 2)],
+            _ => "not an image at all"u8.ToArray(),
+        };
+        File.WriteAllBytes(work.File("broken.png"), bytes);
+        var error = Assert.Throws<BadInputException>(() => ImageFile.Read(work.File("broken.png")));
+        Assert.StartsWith(work.File("broken.png") + ":", error.Message);
+    }
+
+    [Fact]
+    public void Modcrop_keeps_the_top_left_multiple()
+    {
+        var image = Gradient(10, 8, 3);
+        var cropped = image.ModCrop(3);
+        Assert.Equal((9, 6), (cropped.Width, cropped.Height));
+        Assert.Equal(image[5, 8, 2], cropped[5, 8, 2]);
+    }
+
+    // A bottom-up 24-bit BMP: BITMAPFILEHEADER + BITMAPINFOHEADER, BGR rows padded to 4 bytes.
+    private static byte[] Bmp24(Image8 image)
+    {
+        var rowSize = ((image.Width * 3) + 3) & ~3;
+        using var stream = new MemoryStream();
+        using var writer = new BinaryWriter(stream);
+        writer.Write((byte)'B');
+        writer.Write((byte)'M');
+        writer.Write(54 + (rowSize * image.Height));
+        writer.Write(0);
+        writer.Write(54);
+        writer.Write(40);
+        writer.Write(image.Width);
+        writer.Write(image.Height);
+        writer.Write((short)1);
+        writer.Write((short)24);
+        writer.Write(0);
+        writer.Write(rowSize * image.Height);
+        writer.Write(2835);
+        writer.Write(2835);
+        writer.Write(0);
+        writer.Write(0);
+        for (var y = image.Height - 1; y >= 0; y--)
+        {
+            for (var x = 0; x < image.Width; x++)
+            {
+                writer.Write(image[y, x, 2]);
+                writer.Write(image[y, x, 1]);
+                writer.Write(image[y, x, 0]);
+            }
+            for (var p = image.Width * 3; p < rowSize; p++)
+                writer.Write((byte)0);
+        }
+        return stream.ToArray();
+    }
+}
