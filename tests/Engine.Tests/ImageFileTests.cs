@@ -32,11 +32,11 @@ public class ImageFileTests
     [Fact]
     public void Webp_lossless_round_trips_and_jpeg_decodes_close()
     {
-        var image = Gradient(32, 24, 3);
+        var image = Gradient(16, 12, 3); // smooth, no wrap-around: JPEG's chroma subsampling stays small
         var webp = ImageFile.Decode(ImageFile.Encode(image, SKEncodedImageFormat.Webp, 100), "a.webp");
-        Assert.Equal((32, 24, 3), (webp.Width, webp.Height, webp.Channels));
+        Assert.Equal((16, 12, 3), (webp.Width, webp.Height, webp.Channels));
         var jpeg = ImageFile.Decode(ImageFile.Encode(image, SKEncodedImageFormat.Jpeg, 95), "a.jpg");
-        Assert.Equal((32, 24), (jpeg.Width, jpeg.Height));
+        Assert.Equal((16, 12), (jpeg.Width, jpeg.Height));
         var meanError = image.Pixels.Zip(jpeg.Pixels, (a, b) => Math.Abs(a - b)).Average();
         Assert.True(meanError < 4, $"JPEG q95 mean error {meanError}");
     }
