@@ -66,18 +66,31 @@ public sealed class PatchSampler
     /// </summary>
     internal static void CopyPatch(byte[] source, int sourceWidth, int x0, int y0, int size, int transform, float[] target, int offset)
     {
+        // The source position is affine in (i, j): s = origin + i·rowStep + j·columnStep (bytes), so the inner loop
+        // only adds. Derived from (si, sj) = transpose ? (j, i) : (i, j), then the flips.
+        var last = size - 1;
+        var transpose = (transform & 4) != 0;
+        var flipX = (transform & 1) != 0;
+        var flipY = (transform & 2) != 0;
+        var stride = sourceWidth * 3;
+        // d(si)/di, d(si)/dj, d(sj)/di, d(sj)/dj before the flips.
+        var (siI, siJ, sjI, sjJ) = transpose ? (0, 1, 1, 0) : (1, 0, 0, 1);
+        var si0 = flipY ? last : 0;
+        var sj0 = flipX ? last : 0;
+        if (flipY)
+            (siI, siJ) = (-siI, -siJ);
+        if (flipX)
+            (sjI, sjJ) = (-sjI, -sjJ);
+        var origin = ((y0 + si0) * stride) + ((x0 + sj0) * 3);
+        var rowStep = (siI * stride) + (sjI * 3);
+        var columnStep = (siJ * stride) + (sjJ * 3);
         var plane = size * size;
         for (var i = 0; i < size; i++)
         {
-            for (var j = 0; j < size; j++)
+            var s = origin + (i * rowStep);
+            var t = offset + (i * size);
+            for (var j = 0; j < size; j++, s += columnStep, t++)
             {
-                var (si, sj) = (transform & 4) != 0 ? (j, i) : (i, j);
-                if ((transform & 1) != 0)
-                    sj = size - 1 - sj;
-                if ((transform & 2) != 0)
-                    si = size - 1 - si;
-                var s = (((y0 + si) * sourceWidth) + x0 + sj) * 3;
-                var t = offset + (i * size) + j;
                 target[t] = source[s];
                 target[t + plane] = source[s + 1];
                 target[t + (2 * plane)] = source[s + 2];
