@@ -18,7 +18,7 @@ public sealed class AbpnNetwork : nn.Module<Tensor, Tensor>
 
     private readonly ModuleList<Conv2d> conv;
 
-    public AbpnNetwork(AbpnArchitecture architecture, double inputScale = DefaultInputScale, double residualScale = DefaultResidualScale)
+    public AbpnNetwork(AbpnArchitecture architecture, double inputScale = DefaultInputScale, double residualScale = DefaultResidualScale, int seed = 0)
         : base(nameof(AbpnNetwork))
     {
         Architecture = architecture.Validate();
@@ -31,7 +31,7 @@ public sealed class AbpnNetwork : nn.Module<Tensor, Tensor>
             conv.Add(nn.Conv2d(input, output, kernel_size: 3, padding: 1, bias: true));
         }
         RegisterComponents();
-        ResetParameters();
+        ResetParameters(seed);
     }
 
     public AbpnArchitecture Architecture { get; }
@@ -44,18 +44,33 @@ public sealed class AbpnNetwork : nn.Module<Tensor, Tensor>
     /// of levels off, and Adam's quickest way to shrink them is to kill every ReLU of the layer before: training
     /// then sits at the anchor for good (seen here with raw and with 1/255-scaled inputs, several seeds).
     /// </summary>
-    public void ResetParameters()
+    public void ResetParameters(int seed)
     {
+        // Drawn from a generator of our own, not libtorch's global one: the same seed gives the same network
+        // whatever else in the process draws random numbers (parallel tests, several trainers).
+        var random = new Random(seed);
         using var _ = no_grad();
         for (var i = 0; i < conv.Count; i++)
         {
-            if (i == conv.Count - 1)
-                nn.init.zeros_(conv[i].weight!);
-            else
-                nn.init.xavier_normal_(conv[i].weight!);
+            var weight = conv[i].weight!;
+            var values = new float[weight.numel()];
+            if (i < conv.Count - 1)
+            {
+                // Glorot normal: σ = √(2 / (fan_in + fan_out)), fans counting the 3×3 receptive field.
+                var fans = (weight.shape[0] + weight.shape[1]) * 9.0;
+                var sigma = Math.Sqrt(2.0 / fans);
+                for (var k = 0; k < values.Length; k++)
+                    values[k] = (float)(sigma * StandardNormal(random));
+            }
+            using (var initial = tensor(values, weight.shape))
+                weight.copy_(initial);
             nn.init.zeros_(conv[i].bias!);
         }
     }
+
+    // Box–Muller; 1 − U keeps the logarithm's argument in (0, 1].
+    private static double StandardNormal(Random random) =>
+        Math.Sqrt(-2.0 * Math.Log(1.0 - random.NextDouble())) * Math.Cos(2.0 * Math.PI * random.NextDouble());
 
     /// <summary>N×3×H×W, 0..255 → N×3×sH×sW, clipped to 0..255.</summary>
     public override Tensor forward(Tensor input)

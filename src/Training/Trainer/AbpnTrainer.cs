@@ -46,9 +46,7 @@ public sealed class AbpnTrainer(TrainingOptions options, ExperimentPaths paths, 
         var device = cuda.is_available() ? CUDA : CPU;
         if (device.type == DeviceType.CPU && Options.Threads > 0)
             set_num_threads(Options.Threads);
-        manual_seed(Options.Seed);
-
-        using var network = new AbpnNetwork(Options.Architecture, Options.InputScale, Options.ResidualScale);
+        using var network = new AbpnNetwork(Options.Architecture, Options.InputScale, Options.ResidualScale, Options.Seed);
         network.to(device);
         using var optimizer = optim.Adam(network.parameters(), Options.LearningRate, Options.Beta1, Options.Beta2, Options.Epsilon);
         var start = 0L;
