@@ -108,9 +108,16 @@ public static class BenchCommand
 
             // Size the schedule to the budget: measure the step rate briefly, then plan iterations and milestones (60 %, 85 %).
             var source = new HighOnlyFolderSource(parse.GetValue(data)!.FullName);
-            var probe = new TrainingOptions { Train = source, Iterations = 60, ValidateEvery = 0, Threads = parse.GetValue(threads) };
+            // The rate is taken from step 20 on: the first steps pay for JIT and allocation and would shorten the plan.
+            var probe = new TrainingOptions { Train = source, Iterations = 100, ValidateEvery = 0, Threads = parse.GetValue(threads) };
             using var probeFolder = new TemporaryWorkFolder();
-            var rate = new AbpnTrainer(probe, new ExperimentPaths(probeFolder.Path, "probe"), loader).Run(false, cancellation: cancellation).StepsPerSecond;
+            var probeClock = new Stopwatch();
+            new AbpnTrainer(probe, new ExperimentPaths(probeFolder.Path, "probe"), loader).Run(false, new InlineProgress<TrainingProgress>(p =>
+            {
+                if (p.Iteration == 20)
+                    probeClock.Start();
+            }), cancellation);
+            var rate = 80 / probeClock.Elapsed.TotalSeconds;
             var planned = (long)(rate * budget * 60 * 0.95);
             var options = probe with
             {

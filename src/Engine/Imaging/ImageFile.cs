@@ -23,16 +23,7 @@ public static class ImageFile
 
     public static Image8 Read(string path)
     {
-        byte[] bytes;
-        try
-        {
-            bytes = File.ReadAllBytes(path);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new BadInputException($"{path}: cannot read image file: {e.Message}", e);
-        }
-        return Decode(bytes, path);
+        return Decode(InputFile.ReadBytes(path, "image file"), path);
     }
 
     /// <summary>Decodes an encoded image; <paramref name="name"/> is used in error messages.</summary>

@@ -99,15 +99,7 @@ public sealed record AbpnCheckpoint(CheckpointMetadata Metadata, IReadOnlyList<N
 
     public static AbpnCheckpoint Load(string path)
     {
-        byte[] bytes;
-        try
-        {
-            bytes = File.ReadAllBytes(path);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new BadInputException($"{path}: cannot read checkpoint: {e.Message}", e);
-        }
+        var bytes = InputFile.ReadBytes(path, "checkpoint");
         if (bytes.Length < Magic.Length + 32 || !bytes.AsSpan(0, Magic.Length).SequenceEqual(Magic))
             throw new BadInputException($"{path}: not an SrMobile checkpoint (no {Encoding.ASCII.GetString(Magic)} header)");
         var body = bytes.AsSpan(0, bytes.Length - 32);

@@ -106,15 +106,7 @@ public sealed class DatasetLoader(string cacheFolder)
 
     private TrainingPair FromHigh(string name, string highPath, int scale)
     {
-        byte[] encoded;
-        try
-        {
-            encoded = File.ReadAllBytes(highPath);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new BadInputException($"{highPath}: cannot read image file: {e.Message}", e);
-        }
+        var encoded = InputFile.ReadBytes(highPath, "image file");
         var high = ImageFile.Decode(encoded, highPath).ToRgb();
         if (high.Width < scale || high.Height < scale)
             throw new BadInputException($"{highPath}: HR {high.Width}x{high.Height} is smaller than scale {scale}");

@@ -27,16 +27,9 @@ public sealed class YamlOptions
 
     public static YamlOptions Load(string path)
     {
-        string text;
-        try
-        {
-            text = File.ReadAllText(path);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new BadInputException($"{path}: cannot read options file: {e.Message}", e);
-        }
-        return Parse(text, path);
+        if (!File.Exists(path))
+            throw new BadInputException($"{path}: options file does not exist");
+        return Parse(InputFile.ReadText(path, "options file"), path);
     }
 
     public static YamlOptions Parse(string text, string file)
