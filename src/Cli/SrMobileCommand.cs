@@ -16,6 +16,8 @@ public static class SrMobileCommand
         root.Subcommands.Add(TrainCommand.Create(console));
         root.Subcommands.Add(TestCommand.Create(console));
         root.Subcommands.Add(DemoCommand.Create(console));
+        root.Subcommands.Add(ExportCommand.Create(console));
+        root.Subcommands.Add(QuantizeCommand.Create(console));
         root.Subcommands.Add(BenchCommand.Create(console));
         // Ctrl-C cancels the token; training then writes its checkpoint, which may take a few seconds.
         var configuration = new InvocationConfiguration { Output = console.Out, Error = console.Error, ProcessTerminationTimeout = TimeSpan.FromSeconds(60) };

@@ -4,6 +4,7 @@ using System.Globalization;
 using System.Text.Json;
 using SrMobile.Engine.Imaging;
 using SrMobile.Engine.Models;
+using SrMobile.Engine.Onnx;
 using SrMobile.Training.Data;
 using SrMobile.Training.Network;
 using SrMobile.Training.Trainer;
@@ -18,10 +19,70 @@ namespace SrMobile.Cli.Commands;
 public static class BenchCommand
 {
     private static readonly JsonSerializerOptions Json = new() { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
+    private static readonly JsonSerializerOptions LatencyJson = new() { WriteIndented = true };
+
+    private static (int Height, int Width) ParseSize(string text)
+    {
+        var size = text.Split('x');
+        if (size.Length != 2 || !int.TryParse(size[0], out var height) || !int.TryParse(size[1], out var width) || height < 1 || width < 1)
+            throw new Engine.BadInputException($"--input must be HxW, e.g. 360x640, not '{text}'");
+        return (height, width);
+    }
 
     public static Command Create(CliConsole console)
     {
-        var command = new Command("bench", "Benchmarks: training speed and memory, quality in a time budget, float inference.");
+        var models = new Option<FileInfo[]>("--onnx") { Description = "ONNX model(s) to time; several are measured interleaved", AllowMultipleArgumentsPerToken = false };
+        var input = new Option<string>("--input") { DefaultValueFactory = _ => "360x640", Description = "LR size HxW" };
+        var threads = new Option<int>("--threads") { DefaultValueFactory = _ => 1 };
+        var provider = new Option<string>("--provider") { DefaultValueFactory = _ => "cpu", Description = "cpu or xnnpack" };
+        var warmup = new Option<int>("--warmup") { DefaultValueFactory = _ => 5 };
+        var minRuns = new Option<int>("--min-runs") { DefaultValueFactory = _ => 20 };
+        var minSeconds = new Option<double>("--min-seconds") { DefaultValueFactory = _ => 5 };
+        var maxSeconds = new Option<double>("--max-seconds") { DefaultValueFactory = _ => 120 };
+        var json = new Option<bool>("--json") { Description = "One JSON document on stdout (one object, or a list for several models)" };
+        var command = new Command("bench", "Latency of ONNX models under the measurement protocol (--onnx), or: train | quality | inference.")
+        {
+            models, input, threads, provider, warmup, minRuns, minSeconds, maxSeconds, json,
+        };
+        command.SetAction((parse, cancellation) => SrMobileCommand.Guard(console, () =>
+        {
+            var files = parse.GetValue(models) ?? [];
+            if (files.Length == 0)
+                throw new Engine.BadInputException("give --onnx <model.onnx> (or a subcommand: train, quality, inference)");
+            var (height, width) = ParseSize(parse.GetValue(input)!);
+            var protocol = new LatencyProtocol
+            {
+                Height = height,
+                Width = width,
+                Threads = parse.GetValue(threads),
+                Provider = parse.GetValue(provider)!,
+                Warmup = parse.GetValue(warmup),
+                MinRuns = parse.GetValue(minRuns),
+                MinSeconds = parse.GetValue(minSeconds),
+                MaxSeconds = parse.GetValue(maxSeconds),
+            };
+            var bar = new ProgressBar(console, "bench", protocol.MinRuns);
+            var results = LatencyMeasurement.Measure(files.Select(f => f.FullName).ToList(), protocol,
+                new InlineProgress<(int Runs, double Seconds)>(p => bar.Report(p.Runs)));
+            bar.Finish(results[0].Runs);
+            if (parse.GetValue(json))
+            {
+                console.Out.WriteLine(results.Count == 1 ? JsonSerializer.Serialize(results[0], LatencyJson) : JsonSerializer.Serialize(results, LatencyJson));
+            }
+            else
+            {
+                console.Out.WriteLine($"{width}x{height} input, {protocol.Threads} thread(s), {results[0].Engine}, provider {protocol.Provider}");
+                console.Out.WriteLine($"{"model",-32} {"median",8} {"p90",8} {"p99",8} {"mean",8} {"std",7} {"min",8} {"runs",5} {"session",8} {"first",8}");
+                foreach (var r in results)
+                {
+                    console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                        $"{Path.GetFileName(r.Model),-32} {r.MedianMs,8:F2} {r.P90Ms,8:F2} {r.P99Ms,8:F2} {r.MeanMs,8:F2} {r.StdMs,7:F2} {r.MinMs,8:F2} {r.Runs,5} {r.SessionMs,8:F1} {r.FirstRunMs,8:F1}"));
+                }
+                for (var i = 1; i < results.Count; i++)
+                    console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"median ratio {Path.GetFileName(results[i].Model)} / {Path.GetFileName(results[0].Model)}: {results[i].MedianMs / results[0].MedianMs:F3}"));
+            }
+            return Task.FromResult(0);
+        }));
         command.Subcommands.Add(Train(console));
         command.Subcommands.Add(Quality(console));
         command.Subcommands.Add(Inference(console));
@@ -167,9 +228,7 @@ public static class BenchCommand
         var command = new Command("inference", "Float (TorchSharp) inference time of s3 m4 C28 at the challenge size.") { input, threads, runs };
         command.SetAction((parse, cancellation) => SrMobileCommand.Guard(console, () =>
         {
-            var size = parse.GetValue(input)!.Split('x');
-            if (size.Length != 2 || !int.TryParse(size[0], out var height) || !int.TryParse(size[1], out var width) || height < 1 || width < 1)
-                throw new Engine.BadInputException($"--input must be HxW, e.g. 360x640, not '{parse.GetValue(input)}'");
+            var (height, width) = ParseSize(parse.GetValue(input)!);
             set_num_threads(parse.GetValue(threads));
             using var network = new AbpnNetwork(AbpnArchitecture.Seed);
             network.eval();

@@ -5,6 +5,7 @@ using SrMobile.Engine;
 using SrMobile.Engine.Evaluation;
 using SrMobile.Engine.Metrics;
 using SrMobile.Engine.Models;
+using SrMobile.Engine.Onnx;
 using SrMobile.Training.Network;
 using SrMobile.Training.Trainer;
 
@@ -24,25 +25,30 @@ public static class TestCommand
         var dataset = new Option<DirectoryInfo>("--dataset") { Description = "Folder of HR images (e.g. Set5); LR is their MATLAB bicubic", Required = true };
         var scale = new Option<int>("--scale") { Description = "2, 3 or 4", Required = true };
         var model = new Option<FileInfo?>("--model") { Description = "Float checkpoint (.ckpt) to test" };
+        var onnx = new Option<FileInfo?>("--onnx") { Description = "ONNX model (float or int8) to test on ONNX Runtime" };
         var bicubic = new Option<bool>("--bicubic") { Description = "Test the bicubic baseline itself" };
+        var threads = new Option<int>("--threads") { Description = "With --onnx: engine threads", DefaultValueFactory = _ => Environment.ProcessorCount };
+        var tile = new Option<int>("--tile") { Description = "With --onnx: run images larger than this (LR px) in overlapping tiles; 0 = whole", DefaultValueFactory = _ => 0 };
         var protocol = new Option<string>("--protocol") { Description = "y: Y channel, shave = scale (SR tables); rgb: RGB, 1-px border (the seed's)", DefaultValueFactory = _ => "y" };
         protocol.AcceptOnlyFromAmong("y", "rgb");
         var output = new Option<DirectoryInfo?>("--output") { Description = "Write the SR images as PNG here" };
         var json = new Option<bool>("--json") { Description = "Print one JSON document on stdout (progress stays on stderr)" };
         var command = new Command("test", "Per-image PSNR/SSIM of a model (or bicubic) on a benchmark folder.")
         {
-            dataset, scale, model, bicubic, protocol, output, json,
+            dataset, scale, model, onnx, bicubic, protocol, output, json, threads, tile,
         };
         command.SetAction((parse, cancellation) => SrMobileCommand.Guard(console, () =>
         {
             var s = parse.GetValue(scale);
             SrMobileCommand.CheckScale(s);
             var modelFile = parse.GetValue(model);
-            if ((modelFile is null) == !parse.GetValue(bicubic))
-                throw new BadInputException("give exactly one of --model <checkpoint> or --bicubic");
+            var onnxFile = parse.GetValue(onnx);
+            if (new[] { modelFile is not null, onnxFile is not null, parse.GetValue(bicubic) }.Count(given => given) != 1)
+                throw new BadInputException("give exactly one of --model <checkpoint>, --onnx <model.onnx> or --bicubic");
             var kind = parse.GetValue(protocol) == "rgb" ? ProtocolKind.Rgb : ProtocolKind.Y;
 
             AbpnNetwork? network = null;
+            SrEngine? engine = null;
             Func<Engine.Imaging.Image8, Engine.Imaging.Image8>? upscale = null;
             var method = DatasetEvaluation.BicubicMethod;
             if (modelFile is not null)
@@ -59,6 +65,22 @@ public static class TestCommand
                 };
                 method = Path.GetFileNameWithoutExtension(modelFile.Name);
             }
+            else if (onnxFile is not null)
+            {
+                engine = SrEngine.Load(onnxFile.FullName, new EngineOptions { Threads = parse.GetValue(threads), TileSize = parse.GetValue(tile) });
+                if (engine.Scale != s)
+                {
+                    engine.Dispose();
+                    throw new BadInputException($"{onnxFile.FullName}: model is x{engine.Scale}, --scale is {s}");
+                }
+                upscale = low =>
+                {
+                    cancellation.ThrowIfCancellationRequested();
+                    return engine.Upscale(low);
+                };
+                method = Path.GetFileNameWithoutExtension(onnxFile.Name);
+            }
+            using (engine)
             using (network)
             {
                 ProgressBar? bar = null;

@@ -26,9 +26,11 @@ public static class TrainCommand
         var maxMinutes = new Option<double?>("--max-minutes") { Description = "Stop (with checkpoint) after this much wall time" };
         var resume = new Option<bool>("--resume") { Description = "Continue experiment/{name} from its last checkpoint" };
         var workdir = new Option<DirectoryInfo?>("--workdir") { Description = "Folder holding log/ and experiment/ (default: current)" };
+        var qat = new Option<bool>("--qat") { Description = "Quantization-aware training (fake-quant as the int8 graph) from --from" };
+        var from = new Option<FileInfo?>("--from") { Description = "With --qat: the float checkpoint to start from (sets scale, depth, width)" };
         var command = new Command("train", "Train a float ABPN (CUDA when present, CPU threads otherwise).")
         {
-            opt, name, scale, depth, width, lr, batch, patch, iterations, seed, threads, validateEvery, maxMinutes, resume, workdir,
+            opt, name, scale, depth, width, lr, batch, patch, iterations, seed, threads, validateEvery, maxMinutes, resume, workdir, qat, from,
         };
         command.SetAction((parse, cancellation) => SrMobileCommand.Guard(console, () =>
         {
@@ -47,6 +49,13 @@ public static class TrainCommand
                 ValidateEvery = parse.GetValue(validateEvery) ?? options.ValidateEvery,
                 MaxMinutes = parse.GetValue(maxMinutes) ?? options.MaxMinutes,
             };
+            if (parse.GetValue(qat) != (parse.GetValue(from) is not null))
+                throw new Engine.BadInputException("--qat and --from <float checkpoint> go together");
+            if (parse.GetValue(from) is { } source)
+            {
+                var architecture = Engine.Models.AbpnCheckpoint.Load(source.FullName).Architecture;
+                options = options with { QatFrom = source.FullName, Scale = architecture.Scale, Depth = architecture.Depth, Width = architecture.Width };
+            }
             SrMobileCommand.CheckScale(options.Scale);
             var runName = parse.GetValue(name)!;
             ExperimentPaths.CheckName(runName);

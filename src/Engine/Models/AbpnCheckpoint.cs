@@ -21,6 +21,9 @@ public sealed record CheckpointMetadata
     public double InputScale { get; init; } = 1;
     public double ResidualScale { get; init; } = 1;
 
+    /// <summary>Set for quantization-aware checkpoints: the activation ranges the int8 graph must use.</summary>
+    public QuantizationMetadata? Quantization { get; init; }
+
     /// <summary>Training steps done when this was written.</summary>
     public long Iteration { get; init; }
     public string? RunName { get; init; }
@@ -34,6 +37,14 @@ public sealed record CheckpointMetadata
 
     [JsonIgnore]
     public AbpnArchitecture Architecture => new(Scale, Depth, Width);
+}
+
+/// <summary>QAT state: activation type, per-convolution-output [min, max], and whether observation has stopped.</summary>
+public sealed record QuantizationMetadata(string Activations, IReadOnlyList<double[]> Ranges, bool Frozen)
+{
+    public Onnx.ActivationType ActivationType => Activations == "int8" ? Onnx.ActivationType.Int8 : Onnx.ActivationType.UInt8;
+
+    public IReadOnlyList<Onnx.TensorRange> TensorRanges() => Ranges.Select(r => new Onnx.TensorRange(r[0], r[1])).ToList();
 }
 
 /// <summary>

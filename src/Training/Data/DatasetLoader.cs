@@ -6,7 +6,8 @@ using SrMobile.Engine.Imaging;
 namespace SrMobile.Training.Data;
 
 /// <summary>
-/// Decodes a dataset into memory as aligned pairs, checking every pair against the scale. LR images made from
+/// Decodes a dataset into memory as aligned pairs (gray images stay gray, so validation scores them on raw values
+/// as the SR tables do; the patch sampler makes them RGB for training), checking every pair against the scale. LR images made from
 /// HR-only folders are cached as PNG under <see cref="CacheFolder"/>, keyed by the HR file's SHA-256 and the scale.
 /// </summary>
 public sealed class DatasetLoader(string cacheFolder)
@@ -90,8 +91,10 @@ public sealed class DatasetLoader(string cacheFolder)
 
     private static TrainingPair FromPair(string name, string lowPath, string highPath, int scale)
     {
-        var low = ImageFile.Read(lowPath).ToRgb();
-        var high = ImageFile.Read(highPath).ToRgb();
+        var low = ImageFile.Read(lowPath);
+        var high = ImageFile.Read(highPath);
+        if (low.Channels != high.Channels)
+            (low, high) = (low.ToRgb(), high.ToRgb());
         // MATLAB's imresize makes ceil(HR/s); accept any LR within one LR pixel of HR/s and keep the aligned part.
         if (Math.Abs((low.Width * scale) - high.Width) >= scale || Math.Abs((low.Height * scale) - high.Height) >= scale)
             throw new BadInputException($"{lowPath}: LR {low.Width}x{low.Height} does not match HR {highPath} {high.Width}x{high.Height} at scale {scale}");
@@ -107,7 +110,7 @@ public sealed class DatasetLoader(string cacheFolder)
     private TrainingPair FromHigh(string name, string highPath, int scale)
     {
         var encoded = InputFile.ReadBytes(highPath, "image file");
-        var high = ImageFile.Decode(encoded, highPath).ToRgb();
+        var high = ImageFile.Decode(encoded, highPath);
         if (high.Width < scale || high.Height < scale)
             throw new BadInputException($"{highPath}: HR {high.Width}x{high.Height} is smaller than scale {scale}");
         high = high.ModCrop(scale);
@@ -119,7 +122,7 @@ public sealed class DatasetLoader(string cacheFolder)
             try
             {
                 var low = ImageFile.Read(cached);
-                if (low.Width * scale == high.Width && low.Height * scale == high.Height && low.Channels == 3)
+                if (low.Width * scale == high.Width && low.Height * scale == high.Height && low.Channels == high.Channels)
                     return new TrainingPair(name, low, high);
             }
             catch (BadInputException)

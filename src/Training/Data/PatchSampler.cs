@@ -27,7 +27,7 @@ public sealed class PatchSampler
             if (pair.Low.Width < patchSize || pair.Low.Height < patchSize)
                 throw new BadInputException($"{pair.Name}: LR image {pair.Low.Width}x{pair.Low.Height} is smaller than patch_size {patchSize}");
         }
-        this.pairs = pairs;
+        this.pairs = pairs.Select(p => p.Low.IsGray || p.High.IsGray ? p with { Low = p.Low.ToRgb(), High = p.High.ToRgb() } : p).ToList();
         Scale = scale;
         BatchSize = batchSize;
         PatchSize = patchSize;

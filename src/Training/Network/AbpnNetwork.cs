@@ -1,4 +1,5 @@
 using SrMobile.Engine.Models;
+using SrMobile.Training.Quantization;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
@@ -53,19 +54,34 @@ public sealed class AbpnNetwork : nn.Module<Tensor, Tensor>
         for (var i = 0; i < conv.Count; i++)
         {
             var weight = conv[i].weight!;
-            var values = new float[weight.numel()];
-            if (i < conv.Count - 1)
-            {
-                // Glorot normal: σ = √(2 / (fan_in + fan_out)), fans counting the 3×3 receptive field.
-                var fans = (weight.shape[0] + weight.shape[1]) * 9.0;
-                var sigma = Math.Sqrt(2.0 / fans);
-                for (var k = 0; k < values.Length; k++)
-                    values[k] = (float)(sigma * StandardNormal(random));
-            }
+            var values = i < conv.Count - 1 ? GlorotNormal(weight.shape, random) : new float[weight.numel()];
             using (var initial = tensor(values, weight.shape))
                 weight.copy_(initial);
             nn.init.zeros_(conv[i].bias!);
         }
+    }
+
+    /// <summary>
+    /// Gives the (zero-initialised) last convolution small Glorot-normal weights too: an untrained stand-in whose
+    /// residual is not identically zero, for latency and quantization checks before anything is trained.
+    /// </summary>
+    public void RandomizeLastConvolution(int seed)
+    {
+        var last = conv[conv.Count - 1].weight!;
+        var values = GlorotNormal(last.shape, new Random(seed ^ 0x5EED));
+        using var _ = no_grad();
+        using var initial = tensor(values, last.shape);
+        last.copy_(initial);
+    }
+
+    // Glorot normal: σ = √(2 / (fan_in + fan_out)), fans counting the 3×3 receptive field.
+    private static float[] GlorotNormal(long[] shape, Random random)
+    {
+        var sigma = Math.Sqrt(2.0 / ((shape[0] + shape[1]) * 9.0));
+        var values = new float[shape.Aggregate(1L, (a, b) => a * b)];
+        for (var k = 0; k < values.Length; k++)
+            values[k] = (float)(sigma * StandardNormal(random));
+        return values;
     }
 
     // Box–Muller; 1 − U keeps the logarithm's argument in (0, 1].
@@ -73,7 +89,17 @@ public sealed class AbpnNetwork : nn.Module<Tensor, Tensor>
         Math.Sqrt(-2.0 * Math.Log(1.0 - random.NextDouble())) * Math.Cos(2.0 * Math.PI * random.NextDouble());
 
     /// <summary>N×3×H×W, 0..255 → N×3×sH×sW, clipped to 0..255.</summary>
-    public override Tensor forward(Tensor input)
+    public override Tensor forward(Tensor input) =>
+        Quantization is null ? Forward(input, null) : QuantizedForward(input, Quantization.Ranges, Quantization.Activations, training ? Quantization : null);
+
+    /// <summary>Set for quantization-aware training and its validation: the forward pass becomes the int8 graph's.</summary>
+    public QuantizationState? Quantization { get; set; }
+
+    /// <summary>
+    /// The forward pass, showing <paramref name="observe"/> each convolution's output as the seed network has it
+    /// (after its ReLU; the last one scaled by ResidualScale): exactly the tensors the int8 graph quantizes.
+    /// </summary>
+    public Tensor Forward(Tensor input, Action<int, Tensor>? observe)
     {
         using var scope = NewDisposeScope();
         var scale = Architecture.Scale;
@@ -81,12 +107,49 @@ public sealed class AbpnNetwork : nn.Module<Tensor, Tensor>
         var anchor = input.repeat_interleave(scale * scale, dim: 1);
         var features = InputScale == 1 ? input : input * InputScale;
         for (var i = 0; i < conv.Count - 1; i++)
+        {
             features = nn.functional.relu(conv[i].forward(features));
+            observe?.Invoke(i, features);
+        }
         var residual = conv[conv.Count - 1].forward(features);
         if (ResidualScale != 1)
             residual = residual * ResidualScale;
+        observe?.Invoke(conv.Count - 1, residual);
         var output = nn.functional.pixel_shuffle(residual + anchor, scale).clamp(0, 255);
         return output.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// The forward pass of the int8 graph, simulated in float (the QAT forward): uint8-exact input, per-channel
+    /// int8 weights, int32 biases, each convolution output quantized with its range (after the ReLU), the sum
+    /// quantized with scale 1 (which is the clip). Gradients pass straight through the roundings.
+    /// </summary>
+    public Tensor QuantizedForward(Tensor input, IReadOnlyList<Engine.Onnx.TensorRange> ranges, Engine.Onnx.ActivationType activations,
+        QuantizationState? observer = null)
+    {
+        using var scope = NewDisposeScope();
+        var scale = Architecture.Scale;
+        var anchor = input.repeat_interleave(scale * scale, dim: 1);
+        var features = input;
+        var inputScale = Engine.Onnx.AffineQuantization.Pixels(activations).Scale;
+        for (var i = 0; i < conv.Count; i++)
+        {
+            // The seed's weights: the conv-path scales folded in, as the exporter writes them.
+            var factor = (i == 0 ? InputScale : 1.0) * (i == conv.Count - 1 ? ResidualScale : 1.0);
+            var weight = factor == 1 ? conv[i].weight! : conv[i].weight! * factor;
+            var bias = i == conv.Count - 1 && ResidualScale != 1 ? conv[i].bias! * ResidualScale : conv[i].bias!;
+            var weightScales = FakeQuantization.ChannelScales(weight);
+            features = nn.functional.conv2d(features, FakeQuantization.Weights(weight),
+                FakeQuantization.Bias(bias, inputScale, weightScales), padding: [1, 1]);
+            if (i < conv.Count - 1)
+                features = nn.functional.relu(features);
+            observer?.Observe(i, features.detach());
+            var output = Engine.Onnx.AffineQuantization.ForRange(ranges[i], activations);
+            features = FakeQuantization.PerTensor(features, output);
+            inputScale = output.Scale;
+        }
+        var sum = FakeQuantization.PerTensor(features + anchor, Engine.Onnx.AffineQuantization.Pixels(Engine.Onnx.ActivationType.UInt8));
+        return nn.functional.pixel_shuffle(sum, scale).MoveToOuterDisposeScope();
     }
 
     /// <summary>Parameters as named float arrays (OIHW), in checkpoint form.</summary>
@@ -116,6 +179,10 @@ public sealed class AbpnNetwork : nn.Module<Tensor, Tensor>
 
     public CheckpointMetadata DescribeCheckpoint(long iteration, string? runName) => new()
     {
+        Quantization = Quantization is null ? null : new QuantizationMetadata(
+            Quantization.Activations == Engine.Onnx.ActivationType.Int8 ? "int8" : "uint8",
+            Quantization.Ranges.Select(r => new[] { r.Min, r.Max }).ToList(),
+            Frozen: !Quantization.Observing),
         Scale = Architecture.Scale,
         Depth = Architecture.Depth,
         Width = Architecture.Width,
@@ -130,6 +197,10 @@ public sealed class AbpnNetwork : nn.Module<Tensor, Tensor>
     {
         var network = new AbpnNetwork(checkpoint.Architecture, checkpoint.Metadata.InputScale, checkpoint.Metadata.ResidualScale);
         network.ImportParameters(checkpoint.Parameters);
+        if (checkpoint.Metadata.Quantization is { } q)
+        {
+            network.Quantization = new QuantizationState(q.TensorRanges(), q.ActivationType) { Observing = !q.Frozen };
+        }
         return network;
     }
 

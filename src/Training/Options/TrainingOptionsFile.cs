@@ -55,6 +55,8 @@ public static class TrainingOptionsFile
             Seed = train?.Int("seed") ?? defaults.Seed,
             Threads = train?.Int("threads") ?? defaults.Threads,
             MaxMinutes = train?.Double("max_minutes"),
+            QatActivations = train?.String("qat_activations") ?? defaults.QatActivations,
+            QatObserveIterations = train?.Int("qat_observe_iterations") ?? defaults.QatObserveIterations,
         };
         yaml.RejectUnknownKeys();
         return options;

@@ -43,10 +43,21 @@ public sealed class AbpnTrainer(TrainingOptions options, ExperimentPaths paths, 
         File.WriteAllText(paths.Options, JsonSerializer.Serialize(Options, OptionsJson));
         Log($"{(checkpoint is null ? "start" : $"resume at iteration {checkpoint.Metadata.Iteration}")}: {Options.Architecture}, {Options.Architecture.ParameterCount:N0} parameters, {train.Count} training images ({Options.Train.Describe()}), {validation?.Count ?? 0} validation images");
 
+        NativeAllocator.Tune();
         var device = cuda.is_available() ? CUDA : CPU;
         if (device.type == DeviceType.CPU && Options.Threads > 0)
             set_num_threads(Options.Threads);
-        using var network = new AbpnNetwork(Options.Architecture, Options.InputScale, Options.ResidualScale, Options.Seed);
+        var qatSource = Options.QatFrom is { } from && checkpoint is null ? LoadQatSource(from) : null;
+        using var network = new AbpnNetwork(Options.Architecture, qatSource?.Metadata.InputScale ?? Options.InputScale,
+            qatSource?.Metadata.ResidualScale ?? Options.ResidualScale, Options.Seed);
+        if (qatSource is not null)
+        {
+            network.ImportParameters(qatSource.Parameters);
+            var activations = Options.QatActivations == "int8" ? Engine.Onnx.ActivationType.Int8 : Engine.Onnx.ActivationType.UInt8;
+            var initial = Quantization.Calibration.Ranges(network, train.Take(16).Select(p => p.Low).ToList(), Quantization.CalibrationMethod.MinMax, activations);
+            network.Quantization = new Quantization.QuantizationState(initial, activations);
+            Log($"QAT from {Options.QatFrom} ({activations} activations), ranges observed for {Options.QatObserveIterations} iterations, then frozen");
+        }
         network.to(device);
         using var optimizer = optim.Adam(network.parameters(), Options.LearningRate, Options.Beta1, Options.Beta2, Options.Epsilon);
         var start = 0L;
@@ -55,6 +66,8 @@ public sealed class AbpnTrainer(TrainingOptions options, ExperimentPaths paths, 
         if (checkpoint is not null)
         {
             network.ImportParameters(checkpoint.Parameters);
+            if (checkpoint.Metadata.Quantization is { } q)
+                network.Quantization = new Quantization.QuantizationState(q.TensorRanges(), q.ActivationType) { Observing = !q.Frozen };
             using (var reader = new BinaryReader(new MemoryStream(checkpoint.OptimizerState
                 ?? throw new BadInputException($"{paths.LastCheckpoint}: checkpoint has no optimizer state to resume from"))))
             {
@@ -90,6 +103,8 @@ public sealed class AbpnTrainer(TrainingOptions options, ExperimentPaths paths, 
                     break;
                 }
 
+                if (network.Quantization is { Observing: true } quantization && iteration >= Options.QatObserveIterations)
+                    quantization.Observing = false;
                 var learningRate = Options.LearningRateAt(iteration);
                 foreach (var group in optimizer.ParamGroups)
                     group.LearningRate = learningRate;
@@ -180,6 +195,8 @@ public sealed class AbpnTrainer(TrainingOptions options, ExperimentPaths paths, 
     /// <summary>Mean PSNR/SSIM of the network on whole validation images, in the Y and the seed's RGB protocol.</summary>
     public static Dictionary<string, double> Validate(AbpnNetwork network, IReadOnlyList<TrainingPair> pairs, int scale)
     {
+        var training = network.training;
+        network.eval();
         var y = EvaluationProtocol.Standard(scale);
         var rgb = EvaluationProtocol.Seed;
         var sums = new double[4];
@@ -193,6 +210,7 @@ public sealed class AbpnTrainer(TrainingOptions options, ExperimentPaths paths, 
             sums[2] += b.Psnr;
             sums[3] += b.Ssim;
         }
+        network.train(training);
         return new Dictionary<string, double>
         {
             [Metrics.PsnrY] = sums[0] / pairs.Count,
@@ -200,6 +218,16 @@ public sealed class AbpnTrainer(TrainingOptions options, ExperimentPaths paths, 
             [Metrics.PsnrRgb] = sums[2] / pairs.Count,
             [Metrics.SsimRgb] = sums[3] / pairs.Count,
         };
+    }
+
+    private AbpnCheckpoint LoadQatSource(string path)
+    {
+        var source = AbpnCheckpoint.Load(path);
+        if (source.Architecture != Options.Architecture)
+            throw new BadInputException($"{path}: checkpoint is {source.Architecture}, the options say {Options.Architecture}");
+        if (source.Metadata.Quantization is not null)
+            throw new BadInputException($"{path}: is already a QAT checkpoint; --from takes a float checkpoint");
+        return source;
     }
 
     private int Epoch(long iteration) => (int)((iteration + Options.IterationsPerEpoch - 1) / Options.IterationsPerEpoch);
@@ -241,6 +269,8 @@ public sealed class AbpnTrainer(TrainingOptions options, ExperimentPaths paths, 
             throw new BadInputException($"log_every must be at least 1, not {o.LogEvery}");
         if (o.ValidateEvery < 0)
             throw new BadInputException($"validate_every must be 0 or more, not {o.ValidateEvery}");
+        if (o.QatActivations is not ("uint8" or "int8"))
+            throw new BadInputException($"qat_activations must be uint8 or int8, not '{o.QatActivations}'");
         if (!Metrics.All.Contains(o.BestMetric) || !o.BestMetric.StartsWith("psnr", StringComparison.Ordinal))
             throw new BadInputException($"best_metric must be {Metrics.PsnrY} or {Metrics.PsnrRgb}, not '{o.BestMetric}'");
     }

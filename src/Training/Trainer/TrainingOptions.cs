@@ -51,6 +51,18 @@ public sealed record TrainingOptions
     /// <summary>CPU threads for libtorch; 0 = all cores. Ignored on CUDA.</summary>
     public int Threads { get; init; } = 0;
 
+    /// <summary>
+    /// Quantization-aware training from this float checkpoint: the forward pass is the int8 graph's (fake-quant
+    /// with straight-through gradients), activation ranges start from a min/max calibration, follow an EMA for
+    /// <see cref="QatObserveIterations"/> steps, then freeze. Null = float training.
+    /// </summary>
+    public string? QatFrom { get; init; }
+
+    /// <summary><c>uint8</c> (x86) or <c>int8</c> (ARM) activations for QAT.</summary>
+    public string QatActivations { get; init; } = "uint8";
+
+    public int QatObserveIterations { get; init; } = 2000;
+
     /// <summary>Stop (with checkpoint and validation) once this much wall time has passed; null = no limit.</summary>
     public double? MaxMinutes { get; init; }
 

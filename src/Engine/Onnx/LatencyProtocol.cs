@@ -1,0 +1,173 @@
+using System.Diagnostics;
+using System.Text.Json.Serialization;
+
+namespace SrMobile.Engine.Onnx;
+
+/// <summary>
+/// How a latency is measured: warm-up runs, then runs until both the minimum count and the minimum duration are
+/// reached (capped by the maximum duration). This record travels with every latency SrMobile stores.
+/// </summary>
+public sealed record LatencyProtocol
+{
+    [JsonPropertyName("input_height")] public int Height { get; init; } = 360;
+    [JsonPropertyName("input_width")] public int Width { get; init; } = 640;
+    [JsonPropertyName("threads")] public int Threads { get; init; } = 1;
+    [JsonPropertyName("provider")] public string Provider { get; init; } = "cpu";
+    [JsonPropertyName("warmup")] public int Warmup { get; init; } = 5;
+    [JsonPropertyName("min_runs")] public int MinRuns { get; init; } = 20;
+    [JsonPropertyName("min_seconds")] public double MinSeconds { get; init; } = 5;
+    [JsonPropertyName("max_seconds")] public double MaxSeconds { get; init; } = 120;
+
+    public LatencyProtocol Validate()
+    {
+        if (Height < 1 || Width < 1)
+            throw new BadInputException($"--input must be a positive HxW, not {Height}x{Width}");
+        if (Threads < 1)
+            throw new BadInputException($"--threads must be at least 1, not {Threads}");
+        if (Warmup < 0 || MinRuns < 1)
+            throw new BadInputException($"--warmup must be ≥ 0 and --min-runs ≥ 1 (got {Warmup}, {MinRuns})");
+        if (MinSeconds < 0 || MaxSeconds <= 0 || MaxSeconds < MinSeconds)
+            throw new BadInputException($"--max-seconds ({MaxSeconds}) must be positive and at least --min-seconds ({MinSeconds})");
+        return this;
+    }
+}
+
+/// <summary>One measured latency with the protocol and environment that produced it.</summary>
+public sealed record LatencyResult
+{
+    [JsonPropertyName("model")] public required string Model { get; init; }
+    [JsonPropertyName("median_ms")] public required double MedianMs { get; init; }
+    [JsonPropertyName("p90_ms")] public required double P90Ms { get; init; }
+    [JsonPropertyName("p99_ms")] public required double P99Ms { get; init; }
+    [JsonPropertyName("mean_ms")] public required double MeanMs { get; init; }
+    [JsonPropertyName("std_ms")] public required double StdMs { get; init; }
+    [JsonPropertyName("min_ms")] public required double MinMs { get; init; }
+    [JsonPropertyName("max_ms")] public required double MaxMs { get; init; }
+    [JsonPropertyName("runs")] public required int Runs { get; init; }
+    [JsonPropertyName("session_ms")] public required double SessionMs { get; init; }
+    [JsonPropertyName("first_run_ms")] public required double FirstRunMs { get; init; }
+    [JsonPropertyName("threads")] public required int Threads { get; init; }
+    [JsonPropertyName("engine")] public required string Engine { get; init; }
+    [JsonPropertyName("provider")] public required string Provider { get; init; }
+    [JsonPropertyName("protocol")] public required LatencyProtocol Protocol { get; init; }
+    [JsonPropertyName("environment")] public required IReadOnlyDictionary<string, string> Environment { get; init; }
+}
+
+public static class LatencyMeasurement
+{
+    /// <summary>
+    /// Measures every model under the same protocol, interleaved run by run (model A, model B, A, B, …), so a
+    /// machine that speeds up or slows down affects all of them alike and ratios stay fair.
+    /// </summary>
+    public static IReadOnlyList<LatencyResult> Measure(IReadOnlyList<string> models, LatencyProtocol protocol, IProgress<(int Runs, double Seconds)>? progress = null)
+    {
+        protocol.Validate();
+        var options = new EngineOptions { Threads = protocol.Threads, Provider = protocol.Provider };
+        var engines = new List<SrEngine>();
+        var sessionMs = new List<double>();
+        var firstMs = new List<double>();
+        try
+        {
+            foreach (var model in models)
+            {
+                var clock = Stopwatch.StartNew();
+                var engine = SrEngine.Load(model, options);
+                sessionMs.Add(clock.Elapsed.TotalMilliseconds);
+                engines.Add(engine);
+                clock.Restart();
+                engine.RunBlank(protocol.Width, protocol.Height);
+                firstMs.Add(clock.Elapsed.TotalMilliseconds);
+            }
+            for (var w = 0; w < protocol.Warmup; w++)
+                foreach (var engine in engines)
+                    engine.RunBlank(protocol.Width, protocol.Height);
+
+            var times = engines.Select(_ => new List<double>()).ToList();
+            var total = Stopwatch.StartNew();
+            while (true)
+            {
+                for (var m = 0; m < engines.Count; m++)
+                {
+                    var clock = Stopwatch.StartNew();
+                    engines[m].RunBlank(protocol.Width, protocol.Height);
+                    times[m].Add(clock.Elapsed.TotalMilliseconds);
+                }
+                var seconds = total.Elapsed.TotalSeconds;
+                progress?.Report((times[0].Count, seconds));
+                var enough = times[0].Count >= protocol.MinRuns && seconds >= protocol.MinSeconds;
+                if (enough || seconds >= protocol.MaxSeconds)
+                    break;
+            }
+
+            var environment = Environment();
+            return engines.Select((engine, m) => Summarize(models[m], times[m], sessionMs[m], firstMs[m], protocol, environment)).ToList();
+        }
+        finally
+        {
+            foreach (var engine in engines)
+                engine.Dispose();
+        }
+    }
+
+    private static LatencyResult Summarize(string model, List<double> times, double sessionMs, double firstMs, LatencyProtocol protocol, IReadOnlyDictionary<string, string> environment)
+    {
+        var sorted = times.Order().ToArray();
+        var mean = sorted.Average();
+        return new LatencyResult
+        {
+            Model = model,
+            MedianMs = Percentile(sorted, 50),
+            P90Ms = Percentile(sorted, 90),
+            P99Ms = Percentile(sorted, 99),
+            MeanMs = mean,
+            StdMs = Math.Sqrt(sorted.Sum(t => (t - mean) * (t - mean)) / Math.Max(1, sorted.Length - 1)),
+            MinMs = sorted[0],
+            MaxMs = sorted[^1],
+            Runs = sorted.Length,
+            SessionMs = sessionMs,
+            FirstRunMs = firstMs,
+            Threads = protocol.Threads,
+            Engine = $"onnxruntime {SrEngine.RuntimeVersion}",
+            Provider = protocol.Provider,
+            Protocol = protocol,
+            Environment = environment,
+        };
+    }
+
+    /// <summary>Linear interpolation between closest ranks (numpy's default).</summary>
+    public static double Percentile(double[] sorted, double percent)
+    {
+        var position = (sorted.Length - 1) * percent / 100.0;
+        var lower = (int)Math.Floor(position);
+        var upper = Math.Min(lower + 1, sorted.Length - 1);
+        return sorted[lower] + ((sorted[upper] - sorted[lower]) * (position - lower));
+    }
+
+    /// <summary>What the machine says about itself, where it says it (CPU model, frequency, temperature).</summary>
+    public static IReadOnlyDictionary<string, string> Environment()
+    {
+        var result = new Dictionary<string, string>
+        {
+            ["os"] = System.Runtime.InteropServices.RuntimeInformation.OSDescription,
+            ["architecture"] = System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture.ToString(),
+            ["logical_cpus"] = System.Environment.ProcessorCount.ToString(),
+        };
+        TryRead("/proc/cpuinfo", text => text.Split('\n').FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal))?.Split(':', 2)[1].Trim(), "cpu_model", result);
+        TryRead("/sys/devices/system/cpu/cpu0/cpufreq/scaling_cur_freq", text => $"{long.Parse(text.Trim()) / 1000} MHz", "cpu0_frequency", result);
+        TryRead("/sys/class/thermal/thermal_zone0/temp", text => $"{long.Parse(text.Trim()) / 1000.0:F1} C", "thermal_zone0", result);
+        return result;
+    }
+
+    private static void TryRead(string path, Func<string, string?> parse, string key, Dictionary<string, string> into)
+    {
+        try
+        {
+            if (File.Exists(path) && parse(File.ReadAllText(path)) is { Length: > 0 } value)
+                into[key] = value;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException)
+        {
+            // Not readable on this machine: the key is simply absent.
+        }
+    }
+}
