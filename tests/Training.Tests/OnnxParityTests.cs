@@ -79,11 +79,19 @@ public class OnnxParityTests(TrainedModel trained) : IClassFixture<TrainedModel>
     public void Fake_quant_forward_matches_the_ort_int8_output(ActivationType activations)
     {
         using var network = AbpnNetwork.FromCheckpoint(trained.Checkpoint);
-        var ranges = Calibration.Ranges(network, trained.Images, CalibrationMethod.MinMax, activations);
-        var path = trained.File($"int8-{activations}.onnx");
-        AbpnOnnxWriter.Save(AbpnOnnxWriter.Int8(trained.Checkpoint.Architecture, trained.Checkpoint.SeedWeights(), ranges, activations), path);
+        var (path, ranges) = WritePtqModel($"int8-{activations}.onnx", network, trained.Images, activations);
         using var engine = SrEngine.Load(path);
         AssertMatchesOrt(image => network.QuantizedForward(Calibration.ToTensor(image), ranges, activations), engine, trained.Images);
+    }
+
+    /// <summary>Min/max PTQ of the trained model on <paramref name="calibration"/>, written as a QDQ int8 model.</summary>
+    private (string Path, IReadOnlyList<TensorRange> Ranges) WritePtqModel(string name, AbpnNetwork network, IReadOnlyList<Image8> calibration,
+        ActivationType activations = ActivationType.UInt8)
+    {
+        var ranges = Calibration.Ranges(network, calibration, CalibrationMethod.MinMax, activations);
+        var path = trained.File(name);
+        AbpnOnnxWriter.Save(AbpnOnnxWriter.Int8(trained.Checkpoint.Architecture, trained.Checkpoint.SeedWeights(), ranges, activations), path);
+        return (path, ranges);
     }
 
     /// <summary>≥ 99.9 % of output values identical to ONNX Runtime's int8 output, none more than one level apart.</summary>
@@ -116,9 +124,7 @@ public class OnnxParityTests(TrainedModel trained) : IClassFixture<TrainedModel>
     public void Ort_runs_every_convolution_of_the_int8_graph_as_QLinearConv()
     {
         using var network = AbpnNetwork.FromCheckpoint(trained.Checkpoint);
-        var ranges = Calibration.Ranges(network, trained.Images.Take(2).ToList(), CalibrationMethod.MinMax);
-        var path = trained.File("int8-optimized-check.onnx");
-        AbpnOnnxWriter.Save(AbpnOnnxWriter.Int8(trained.Checkpoint.Architecture, trained.Checkpoint.SeedWeights(), ranges), path);
+        var (path, _) = WritePtqModel("int8-optimized-check.onnx", network, trained.Images.Take(2).ToList());
         var optimized = trained.File("int8-as-run.onnx");
         using (SrEngine.Load(path, new EngineOptions { OptimizedModelPath = optimized }))
         {
@@ -171,9 +177,7 @@ public class OnnxParityTests(TrainedModel trained) : IClassFixture<TrainedModel>
     public void Tiled_runs_equal_whole_image_runs()
     {
         using var network = AbpnNetwork.FromCheckpoint(trained.Checkpoint);
-        var ranges = Calibration.Ranges(network, trained.Images.Take(2).ToList(), CalibrationMethod.MinMax);
-        var path = trained.File("int8-tiles.onnx");
-        AbpnOnnxWriter.Save(AbpnOnnxWriter.Int8(trained.Checkpoint.Architecture, trained.Checkpoint.SeedWeights(), ranges), path);
+        var (path, _) = WritePtqModel("int8-tiles.onnx", network, trained.Images.Take(2).ToList());
         using var whole = SrEngine.Load(path);
         using var tiled = SrEngine.Load(path, new EngineOptions { TileSize = 37 });
         var image = trained.Images[0];

@@ -34,7 +34,7 @@ public static class TrainCommand
         };
         command.SetAction((parse, cancellation) => SrMobileCommand.Guard(console, () =>
         {
-            var options = TrainingOptionsFile.Load(parse.GetValue(opt)!.FullName);
+            var options = TrainingOptionsFile.Load(parse.GetValue(opt)!.FullName, qat: parse.GetValue(qat));
             options = options with
             {
                 Scale = parse.GetValue(scale) ?? options.Scale,

@@ -10,9 +10,11 @@ namespace SrMobile.Training.Options;
 /// </summary>
 public static class TrainingOptionsFile
 {
-    public static TrainingOptions Load(string path) => Read(YamlOptions.Load(path));
+    /// <param name="path">The YAML file.</param>
+    /// <param name="qat">Take the seed's QAT schedule as the defaults for what the file leaves out.</param>
+    public static TrainingOptions Load(string path, bool qat = false) => Read(YamlOptions.Load(path), qat);
 
-    public static TrainingOptions Read(YamlOptions yaml)
+    public static TrainingOptions Read(YamlOptions yaml, bool qat = false)
     {
         var defaults = new TrainingOptions { Train = new HighOnlyFolderSource(".") };
         var network = yaml.Section("network");
@@ -22,6 +24,15 @@ public static class TrainingOptionsFile
         var perEpoch = train?.Int("iterations_per_epoch") ?? defaults.IterationsPerEpoch;
         if (perEpoch < 1)
             throw train!.Fail("iterations_per_epoch", $"must be at least 1, not {perEpoch}");
+        // The seed's schedules are in epochs: keep them in epochs when an epoch is not 1000 iterations.
+        defaults = defaults with
+        {
+            IterationsPerEpoch = perEpoch,
+            Iterations = 600L * perEpoch,
+            LearningRateMilestones = [120L * perEpoch, 240L * perEpoch, 360L * perEpoch, 480L * perEpoch],
+        };
+        if (qat)
+            defaults = defaults.WithQatSchedule();
         var epochs = train?.Double("epochs");
         var iterations = train?.Long("iterations");
         if (epochs is not null && iterations is not null)

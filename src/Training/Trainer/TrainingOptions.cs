@@ -71,6 +71,17 @@ public sealed record TrainingOptions
 
     public AbpnArchitecture Architecture => new(Scale, Depth, Width);
 
+    /// <summary>
+    /// The seed's QAT schedule, the defaults of a <c>--qat</c> run: lr 1e-4 (the paper), 220 epochs of 1000
+    /// iterations, halved at epochs 50/100/150/200.
+    /// </summary>
+    public TrainingOptions WithQatSchedule() => this with
+    {
+        LearningRate = 1e-4,
+        Iterations = 220 * IterationsPerEpoch,
+        LearningRateMilestones = [50L * IterationsPerEpoch, 100L * IterationsPerEpoch, 150L * IterationsPerEpoch, 200L * IterationsPerEpoch],
+    };
+
     /// <summary>The learning rate in force at <paramref name="iteration"/> (0-based step index).</summary>
     public double LearningRateAt(long iteration) =>
         LearningRate * Math.Pow(LearningRateGamma, LearningRateMilestones.Count(m => iteration >= m))
