@@ -48,8 +48,10 @@ public sealed class AbpnTrainer(TrainingOptions options, ExperimentPaths paths, 
         if (device.type == DeviceType.CPU && Options.Threads > 0)
             set_num_threads(Options.Threads);
         var qatSource = Options.QatFrom is { } from && checkpoint is null ? LoadQatSource(from) : null;
-        using var network = new AbpnNetwork(Options.Architecture, qatSource?.Metadata.InputScale ?? Options.InputScale,
-            qatSource?.Metadata.ResidualScale ?? Options.ResidualScale, Options.Seed);
+        // The conv-path scales belong to the weights: a resumed run keeps its checkpoint's, QAT its source's.
+        var weightsFrom = checkpoint?.Metadata ?? qatSource?.Metadata;
+        using var network = new AbpnNetwork(Options.Architecture, weightsFrom?.InputScale ?? Options.InputScale,
+            weightsFrom?.ResidualScale ?? Options.ResidualScale, Options.Seed);
         if (qatSource is not null)
         {
             network.ImportParameters(qatSource.Parameters);
