@@ -1,0 +1,125 @@
+using SrMobile.Contracts;
+
+namespace SrMobile.Grains.Tests;
+
+public class WorkQueueGrainTests(ClusterFixture fixture) : IClassFixture<ClusterFixture>
+{
+    private static readonly JobProgress Progress = new("training", 10, 3.5, null);
+
+    private IWorkQueueGrain NewQueue() => fixture.Grains.GetGrain<IWorkQueueGrain>($"test-{Guid.NewGuid():N}");
+
+    [Fact]
+    public async Task Enqueue_is_idempotent_per_job_id()
+    {
+        var queue = NewQueue();
+        Assert.True(await queue.Enqueue(new WorkItem("a", 0, "{}")));
+        Assert.False(await queue.Enqueue(new WorkItem("a", 5, "other")));
+        Assert.Equal(new QueueSummary(1, 0, 0, 0), await queue.Summary());
+        var lease = await queue.Lease("w");
+        Assert.Equal("{}", lease!.Payload);
+    }
+
+    [Fact]
+    public async Task Higher_priority_first_then_first_in_first_out()
+    {
+        var queue = NewQueue();
+        await queue.Enqueue(new WorkItem("low-1", 0, ""));
+        await queue.Enqueue(new WorkItem("high-1", 5, ""));
+        await queue.Enqueue(new WorkItem("low-2", 0, ""));
+        await queue.Enqueue(new WorkItem("high-2", 5, ""));
+        var order = new List<string>();
+        while (await queue.Lease("w") is { } lease)
+            order.Add(lease.JobId);
+        Assert.Equal(["high-1", "high-2", "low-1", "low-2"], order);
+    }
+
+    [Fact]
+    public async Task Complete_twice_or_with_a_wrong_lease_is_rejected_without_changing_state()
+    {
+        var queue = NewQueue();
+        await queue.Enqueue(new WorkItem("a", 0, ""));
+        var lease = (await queue.Lease("w"))!;
+        var wrong = await queue.Complete(Guid.NewGuid(), "bogus");
+        Assert.False(wrong.Accepted);
+        Assert.Equal(JobStatus.Leased, (await queue.Get("a"))!.Status);
+
+        Assert.True((await queue.Complete(lease.LeaseId, "done")).Accepted);
+        var again = await queue.Complete(lease.LeaseId, "twice");
+        Assert.False(again.Accepted);
+        Assert.Contains("not live", again.Reason);
+        var view = (await queue.Get("a"))!;
+        Assert.Equal(JobStatus.Completed, view.Status);
+        Assert.Equal("done", view.Result);
+    }
+
+    [Fact]
+    public async Task Reports_with_nan_or_negative_values_are_rejected()
+    {
+        var queue = NewQueue();
+        await queue.Enqueue(new WorkItem("a", 0, ""));
+        var lease = (await queue.Lease("w"))!;
+        Assert.False((await queue.Renew(lease.LeaseId, Progress with { Loss = double.NaN })).Accepted);
+        Assert.False((await queue.Renew(lease.LeaseId, Progress with { Iteration = -1 })).Accepted);
+        Assert.False((await queue.Renew(lease.LeaseId, Progress with { ValidationPsnr = -3 })).Accepted);
+        Assert.Null((await queue.Get("a"))!.Progress);
+        var accepted = await queue.Renew(lease.LeaseId, Progress);
+        Assert.True(accepted.Accepted);
+        Assert.True(accepted.ExpiresUtc > lease.ExpiresUtc);
+        Assert.Equal(Progress, (await queue.Get("a"))!.Progress);
+    }
+
+    [Fact]
+    public async Task An_expired_lease_requeues_its_job_and_too_many_fail_it()
+    {
+        var queue = NewQueue();
+        await queue.Enqueue(new WorkItem("a", 0, ""));
+        var first = (await queue.Lease("crashed-1"))!;
+        await Task.Delay(ClusterFixture.LeaseDuration + TimeSpan.FromSeconds(0.5));
+        Assert.False((await queue.Complete(first.LeaseId, "late")).Accepted);
+
+        var second = (await queue.Lease("crashed-2"))!;
+        Assert.Equal("a", second.JobId);
+        Assert.Equal(2, second.Attempt);
+        await Task.Delay(ClusterFixture.LeaseDuration + TimeSpan.FromSeconds(0.5));
+        Assert.Null(await queue.Lease("w"));
+        var view = (await queue.Get("a"))!;
+        Assert.Equal(JobStatus.Failed, view.Status);
+        Assert.Equal(2, view.LostLeases);
+        Assert.All(view.Errors, e => Assert.Contains("lease expired", e));
+    }
+
+    [Fact]
+    public async Task Heartbeats_keep_a_lease_alive_past_its_first_expiry()
+    {
+        var queue = NewQueue();
+        await queue.Enqueue(new WorkItem("a", 0, ""));
+        var lease = (await queue.Lease("w"))!;
+        for (var i = 0; i < 4; i++)
+        {
+            await Task.Delay(ClusterFixture.LeaseDuration / 3);
+            Assert.True((await queue.Renew(lease.LeaseId, Progress with { Iteration = i })).Accepted);
+        }
+        Assert.True((await queue.Complete(lease.LeaseId, "ok")).Accepted);
+    }
+
+    [Fact]
+    public async Task Concurrent_workers_lease_every_job_exactly_once()
+    {
+        var queue = NewQueue();
+        for (var i = 0; i < 40; i++)
+            await queue.Enqueue(new WorkItem($"job-{i}", i % 3, ""));
+        var leased = new System.Collections.Concurrent.ConcurrentBag<string>();
+        var workers = Enumerable.Range(0, 6).Select(async w =>
+        {
+            while (await queue.Lease($"worker-{w}") is { } lease)
+            {
+                leased.Add(lease.JobId);
+                Assert.True((await queue.Complete(lease.LeaseId, "ok")).Accepted);
+            }
+        });
+        await Task.WhenAll(workers);
+        Assert.Equal(40, leased.Count);
+        Assert.Equal(40, leased.Distinct().Count());
+        Assert.Equal(new QueueSummary(0, 0, 40, 0), await queue.Summary());
+    }
+}
