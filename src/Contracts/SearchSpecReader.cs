@@ -36,6 +36,12 @@ public static partial class SearchSpecReader
         var depths = r.Ints("depths", required: true, check: v => v >= 1 ? null : "must be at least 1");
         var widths = r.Ints("widths", required: true, check: v => v >= 1 ? null : "must be at least 1");
 
+        foreach (var (field, values) in new[] { ("scales", scales), ("depths", depths), ("widths", widths) })
+        {
+            if (values.Distinct().Count() != values.Count)
+                errors.Add(new SpecError(field, "lists a value twice (every grid point must be unique)"));
+        }
+
         var quantization = new List<QuantizationRecipe>();
         foreach (var (recipe, index) in r.Mappings("quantization", required: true))
         {
@@ -55,6 +61,9 @@ public static partial class SearchSpecReader
             recipe.RejectUnknown();
             quantization.Add(new QuantizationRecipe(kind ?? "ptq", method, images, qatIterations, qatLr));
         }
+
+        if (quantization.Select(q => q.Key).Distinct().Count() != quantization.Count)
+            errors.Add(new SpecError("quantization", "lists the same recipe twice"));
 
         var t = r.Section("training");
         var training = new TrainingRecipe(

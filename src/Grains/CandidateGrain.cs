@@ -1,0 +1,59 @@
+using SrMobile.Contracts;
+
+namespace SrMobile.Grains;
+
+[GenerateSerializer]
+public sealed class CandidateState
+{
+    [Id(0)] public CandidateSpec? Spec { get; set; }
+    [Id(1)] public CandidateStage Stage { get; set; }
+    [Id(2)] public int Attempts { get; set; }
+    [Id(3)] public List<string> Errors { get; set; } = [];
+}
+
+/// <summary>See <see cref="ICandidateGrain"/>. The trainer pool's queue is <see cref="TrainerPool"/>.</summary>
+public sealed class CandidateGrain(
+    [PersistentState("candidate", WorkQueueGrain.StorageName)] IPersistentState<CandidateState> state) : Grain, ICandidateGrain
+{
+    public const string TrainerPool = "trainer";
+
+    private static readonly Dictionary<CandidateStage, CandidateStage[]> Edges = new()
+    {
+        [CandidateStage.Queued] = [CandidateStage.Training, CandidateStage.Failed, CandidateStage.Cancelled],
+        [CandidateStage.Training] = [CandidateStage.Quantizing, CandidateStage.Queued, CandidateStage.Failed, CandidateStage.Cancelled],
+        [CandidateStage.Quantizing] = [CandidateStage.Measuring, CandidateStage.Queued, CandidateStage.Failed, CandidateStage.Cancelled],
+        [CandidateStage.Measuring] = [CandidateStage.Done, CandidateStage.Failed, CandidateStage.Cancelled],
+        [CandidateStage.Done] = [],
+        [CandidateStage.Failed] = [],
+        [CandidateStage.Cancelled] = [],
+    };
+
+    public async Task Initialize(CandidateSpec spec)
+    {
+        if (spec.Key != this.GetPrimaryKeyString())
+            throw new ArgumentException($"candidate {this.GetPrimaryKeyString()} cannot take the spec of {spec.Key}");
+        if (state.State.Spec is not null)
+            return;
+        state.State.Spec = spec;
+        state.State.Stage = CandidateStage.Queued;
+        await state.WriteStateAsync();
+        // Enqueue is idempotent per job id, so a crash between the two writes is repaired by the next Initialize.
+        await GrainFactory.GetGrain<IWorkQueueGrain>(TrainerPool).Enqueue(new WorkItem(spec.TrainingJobId, spec.Priority, spec.Key));
+    }
+
+    public async Task<bool> MoveTo(CandidateStage stage, string? error = null)
+    {
+        if (state.State.Spec is null || !Edges[state.State.Stage].Contains(stage))
+            return false;
+        if (stage == CandidateStage.Training)
+            state.State.Attempts++;
+        if (error is not null)
+            state.State.Errors.Add($"{state.State.Stage} → {stage}: {error}");
+        state.State.Stage = stage;
+        await state.WriteStateAsync();
+        return true;
+    }
+
+    public Task<CandidateView> Get() => Task.FromResult(new CandidateView(
+        this.GetPrimaryKeyString(), state.State.Stage, state.State.Attempts, [.. state.State.Errors], state.State.Spec));
+}

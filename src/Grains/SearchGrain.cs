@@ -1,0 +1,74 @@
+using System.Security.Cryptography;
+using System.Text;
+using SrMobile.Contracts;
+
+namespace SrMobile.Grains;
+
+[GenerateSerializer]
+public sealed class SearchState
+{
+    [Id(0)] public string? SpecText { get; set; }
+    [Id(1)] public string? SpecHash { get; set; }
+    [Id(2)] public List<string> Candidates { get; set; } = [];
+    [Id(3)] public bool Cancelled { get; set; }
+}
+
+/// <summary>See <see cref="ISearchGrain"/>.</summary>
+public sealed class SearchGrain(
+    [PersistentState("search", WorkQueueGrain.StorageName)] IPersistentState<SearchState> state) : Grain, ISearchGrain
+{
+    public async Task<SubmitResult> Submit(string specText)
+    {
+        var (spec, errors) = SearchSpecReader.Parse(specText);
+        if (spec is null)
+            return new SubmitResult(false, false, 0, errors);
+        if (spec.Name != this.GetPrimaryKeyString())
+            return new SubmitResult(false, false, 0, [new SpecError("name", $"'{spec.Name}' submitted to search '{this.GetPrimaryKeyString()}'")]);
+
+        var hash = Hash(specText);
+        if (state.State.SpecHash is { } existing && existing != hash)
+            return new SubmitResult(false, false, 0, [new SpecError("name", $"search '{spec.Name}' exists with another spec; use a new name")]);
+        var created = state.State.SpecHash is null;
+        var candidates = Expand(spec).ToList();
+        if (created)
+        {
+            state.State.SpecText = specText;
+            state.State.SpecHash = hash;
+            state.State.Candidates = candidates.Select(c => c.Key).ToList();
+            await state.WriteStateAsync();
+        }
+        // Every time, not only the first: initializing is idempotent and repairs a submit interrupted half-way.
+        await Task.WhenAll(candidates.Select(c => GrainFactory.GetGrain<ICandidateGrain>(c.Key).Initialize(c)));
+        return new SubmitResult(true, created, candidates.Count, []);
+    }
+
+    public async Task<SearchStatus> Status()
+    {
+        var views = await Task.WhenAll(state.State.Candidates.Select(key => GrainFactory.GetGrain<ICandidateGrain>(key).Get()));
+        var stages = views.GroupBy(v => v.Stage).ToDictionary(g => g.Key, g => g.Count());
+        return new SearchStatus(this.GetPrimaryKeyString(), state.State.SpecHash is not null, state.State.Cancelled, stages);
+    }
+
+    public async Task Cancel()
+    {
+        state.State.Cancelled = true;
+        await state.WriteStateAsync();
+        await Task.WhenAll(state.State.Candidates.Select(key => GrainFactory.GetGrain<ICandidateGrain>(key).MoveTo(CandidateStage.Cancelled, "search cancelled")));
+    }
+
+    /// <summary>The grid in a fixed order: scale, depth, width, quantization recipe.</summary>
+    public static IEnumerable<CandidateSpec> Expand(SearchSpec spec)
+    {
+        var trainingHash = Hash(string.Join('|', spec.Training.Iterations, spec.Training.BatchSize, spec.Training.PatchSize,
+            spec.Training.LearningRate.ToString("R", System.Globalization.CultureInfo.InvariantCulture),
+            string.Join(',', spec.Training.LearningRateMilestones.Select(m => m.ToString("R", System.Globalization.CultureInfo.InvariantCulture))),
+            spec.Datasets.Train))[..12];
+        foreach (var scale in spec.Scales)
+            foreach (var depth in spec.Depths)
+                foreach (var width in spec.Widths)
+                    foreach (var quantization in spec.Quantization)
+                        yield return new CandidateSpec(spec.Name, scale, depth, width, quantization, spec.Training, trainingHash, spec.Priority);
+    }
+
+    private static string Hash(string text) => Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(text))).ToLowerInvariant();
+}

@@ -1,0 +1,92 @@
+using SrMobile.Contracts;
+
+namespace SrMobile.Grains.Tests;
+
+public class SearchGrainTests(ClusterFixture fixture) : IClassFixture<ClusterFixture>
+{
+    private static string Spec(string name, string widths = "[8, 16]") => $$"""
+        name: {{name}}
+        scales: [3]
+        depths: [1, 2]
+        widths: {{widths}}
+        quantization: [{kind: ptq}, {kind: qat}]
+        datasets: {train: data/train}
+        devices: [local]
+        """;
+
+    private static string NewName() => $"s-{Guid.NewGuid():N}"[..20];
+
+    [Fact]
+    public async Task Submitting_expands_the_grid_and_enqueues_one_training_job_per_candidate()
+    {
+        var name = NewName();
+        var result = await fixture.Grains.GetGrain<ISearchGrain>(name).Submit(Spec(name));
+        Assert.True(result.Accepted);
+        Assert.True(result.Created);
+        Assert.Equal(8, result.Candidates);
+        var status = await fixture.Grains.GetGrain<ISearchGrain>(name).Status();
+        Assert.Equal(8, status.Stages[CandidateStage.Queued]);
+        var queue = fixture.Grains.GetGrain<IWorkQueueGrain>(CandidateGrain.TrainerPool);
+        var (spec, _) = SearchSpecReader.Parse(Spec(name));
+        foreach (var candidate in SearchGrain.Expand(spec!))
+            Assert.Equal(JobStatus.Queued, (await queue.Get(candidate.TrainingJobId))!.Status);
+    }
+
+    [Fact]
+    public async Task Submitting_the_same_spec_twice_is_idempotent()
+    {
+        var name = NewName();
+        var search = fixture.Grains.GetGrain<ISearchGrain>(name);
+        await search.Submit(Spec(name));
+        var before = await fixture.Grains.GetGrain<IWorkQueueGrain>(CandidateGrain.TrainerPool).Summary();
+        var again = await search.Submit(Spec(name));
+        Assert.True(again.Accepted);
+        Assert.False(again.Created);
+        Assert.Equal(before, await fixture.Grains.GetGrain<IWorkQueueGrain>(CandidateGrain.TrainerPool).Summary());
+        Assert.Equal(8, (await search.Status()).Stages.Values.Sum());
+
+        var other = await search.Submit(Spec(name, widths: "[32]"));
+        Assert.False(other.Accepted);
+        Assert.Contains("exists with another spec", other.Errors.Single().Message);
+    }
+
+    [Fact]
+    public async Task An_invalid_spec_returns_all_its_errors_and_creates_nothing()
+    {
+        var name = NewName();
+        var search = fixture.Grains.GetGrain<ISearchGrain>(name);
+        var before = await fixture.Grains.GetGrain<IWorkQueueGrain>(CandidateGrain.TrainerPool).Summary();
+        var result = await search.Submit(Spec(name).Replace("scales: [3]", "scales: [5]").Replace("devices: [local]", "devices: []"));
+        Assert.False(result.Accepted);
+        Assert.Equal(["scales[0]", "devices"], result.Errors.Select(e => e.Field));
+        var status = await search.Status();
+        Assert.False(status.Submitted);
+        Assert.Empty(status.Stages);
+        Assert.Equal(before, await fixture.Grains.GetGrain<IWorkQueueGrain>(CandidateGrain.TrainerPool).Summary());
+    }
+
+    [Fact]
+    public async Task Candidates_follow_their_state_machine_and_cancel_stops_the_unfinished()
+    {
+        var name = NewName();
+        var search = fixture.Grains.GetGrain<ISearchGrain>(name);
+        await search.Submit(Spec(name));
+        var (spec, _) = SearchSpecReader.Parse(Spec(name));
+        var keys = SearchGrain.Expand(spec!).Select(c => c.Key).ToList();
+        var first = fixture.Grains.GetGrain<ICandidateGrain>(keys[0]);
+        Assert.False(await first.MoveTo(CandidateStage.Done)); // queued → done is not an edge
+        foreach (var stage in new[] { CandidateStage.Training, CandidateStage.Quantizing, CandidateStage.Measuring, CandidateStage.Done })
+            Assert.True(await first.MoveTo(stage));
+        var second = fixture.Grains.GetGrain<ICandidateGrain>(keys[1]);
+        Assert.True(await second.MoveTo(CandidateStage.Training));
+        Assert.True(await second.MoveTo(CandidateStage.Queued, "lease lost"));
+        Assert.Equal(1, (await second.Get()).Attempts);
+        Assert.Contains("lease lost", (await second.Get()).Errors.Single());
+
+        await search.Cancel();
+        var status = await search.Status();
+        Assert.Equal(1, status.Stages[CandidateStage.Done]);
+        Assert.Equal(7, status.Stages[CandidateStage.Cancelled]);
+        Assert.False(await second.MoveTo(CandidateStage.Training));
+    }
+}
