@@ -1,4 +1,5 @@
 using SrMobile.Contracts;
+using SrMobile.Grains.Placement;
 
 namespace SrMobile.Grains;
 
@@ -12,6 +13,7 @@ public sealed class CandidateState
 }
 
 /// <summary>See <see cref="ICandidateGrain"/>. The trainer pool's queue is <see cref="TrainerPool"/>.</summary>
+[SiloRole(SiloRoles.Coordinator)]
 public sealed class CandidateGrain(
     [PersistentState("candidate", WorkQueueGrain.StorageName)] IPersistentState<CandidateState> state) : Grain, ICandidateGrain
 {

@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using System.Text;
 using SrMobile.Contracts;
+using SrMobile.Grains.Placement;
 
 namespace SrMobile.Grains;
 
@@ -14,6 +15,7 @@ public sealed class SearchState
 }
 
 /// <summary>See <see cref="ISearchGrain"/>.</summary>
+[SiloRole(SiloRoles.Coordinator)]
 public sealed class SearchGrain(
     [PersistentState("search", WorkQueueGrain.StorageName)] IPersistentState<SearchState> state) : Grain, ISearchGrain
 {

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Options;
 using SrMobile.Contracts;
+using SrMobile.Grains.Placement;
 
 namespace SrMobile.Grains;
 
@@ -33,6 +34,7 @@ public sealed class WorkQueueState
 /// arrival), rebuilt from the persisted state on activation. Expired leases are reclaimed on every call and by a
 /// timer, so a restart loses nothing: the next call after it finds the expired leases and requeues their jobs.
 /// </summary>
+[SiloRole(SiloRoles.Coordinator)]
 public sealed class WorkQueueGrain(
     [PersistentState("queue", WorkQueueGrain.StorageName)] IPersistentState<WorkQueueState> state,
     IOptions<WorkQueueOptions> options) : Grain, IWorkQueueGrain

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.DependencyInjection;
 using Orleans.TestingHost;
+using SrMobile.Grains.Placement;
 
 namespace SrMobile.Grains.Tests;
 
@@ -27,6 +28,7 @@ public sealed class ClusterFixture : IAsyncLifetime
         public void Configure(ISiloBuilder silo)
         {
             silo.AddMemoryGrainStorage(WorkQueueGrain.StorageName);
+            silo.AddSiloRoles([SiloRoles.Coordinator]);
             silo.Services.Configure<WorkQueueOptions>(o =>
             {
                 o.LeaseDuration = LeaseDuration;

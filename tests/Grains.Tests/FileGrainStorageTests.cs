@@ -1,6 +1,7 @@
 using Microsoft.Extensions.DependencyInjection;
 using Orleans.TestingHost;
 using SrMobile.Contracts;
+using SrMobile.Grains.Placement;
 using SrMobile.Grains.Storage;
 
 namespace SrMobile.Grains.Tests;
@@ -12,6 +13,7 @@ public class FileGrainStorageTests
         public void Configure(ISiloBuilder silo)
         {
             silo.AddFileGrainStorage(WorkQueueGrain.StorageName, silo.Configuration["StorageRoot"]!);
+            silo.AddSiloRoles([SiloRoles.Coordinator]);
             silo.Services.Configure<WorkQueueOptions>(o =>
             {
                 o.LeaseDuration = TimeSpan.FromSeconds(1);
