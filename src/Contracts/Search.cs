@@ -22,7 +22,8 @@ public sealed record CandidateSpec(
     [property: Id(4)] QuantizationRecipe Quantization,
     [property: Id(5)] TrainingRecipe Training,
     [property: Id(6)] string TrainingHash,
-    [property: Id(7)] int Priority)
+    [property: Id(7)] int Priority,
+    [property: Id(8)] SearchDatasets Datasets)
 {
     /// <summary>The canonical key: one grain, and so one run, per grid point however many workers there are.</summary>
     public string Key => $"{SearchName}/x{Scale}-m{Depth}-c{Width}/{Quantization.Key}/{TrainingHash}";
@@ -36,7 +37,8 @@ public sealed record CandidateView(
     [property: Id(1)] CandidateStage Stage,
     [property: Id(2)] int Attempts,
     [property: Id(3)] IReadOnlyList<string> Errors,
-    [property: Id(4)] CandidateSpec? Spec);
+    [property: Id(4)] CandidateSpec? Spec,
+    [property: Id(5)] TrainedCandidate? Trained);
 
 /// <summary>
 /// A candidate's state machine: queued → training → quantizing → measuring → done, with failed and cancelled
@@ -49,6 +51,9 @@ public interface ICandidateGrain : IGrainWithStringKey
 
     /// <summary>Moves to <paramref name="stage"/>; false (state unchanged) when the state machine has no such edge.</summary>
     Task<bool> MoveTo(CandidateStage stage, string? error = null);
+
+    /// <summary>Stores the trainer's result (quantizing → measuring); false when the candidate is not quantizing.</summary>
+    Task<bool> RecordTrained(TrainedCandidate result);
 
     Task<CandidateView> Get();
 }

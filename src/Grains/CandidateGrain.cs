@@ -10,6 +10,7 @@ public sealed class CandidateState
     [Id(1)] public CandidateStage Stage { get; set; }
     [Id(2)] public int Attempts { get; set; }
     [Id(3)] public List<string> Errors { get; set; } = [];
+    [Id(4)] public TrainedCandidate? Trained { get; set; }
 }
 
 /// <summary>See <see cref="ICandidateGrain"/>. The trainer pool's queue is <see cref="TrainerPool"/>.</summary>
@@ -56,6 +57,16 @@ public sealed class CandidateGrain(
         return true;
     }
 
+    public async Task<bool> RecordTrained(TrainedCandidate result)
+    {
+        if (state.State.Stage != CandidateStage.Quantizing)
+            return false;
+        state.State.Trained = result;
+        state.State.Stage = CandidateStage.Measuring;
+        await state.WriteStateAsync();
+        return true;
+    }
+
     public Task<CandidateView> Get() => Task.FromResult(new CandidateView(
-        this.GetPrimaryKeyString(), state.State.Stage, state.State.Attempts, [.. state.State.Errors], state.State.Spec));
+        this.GetPrimaryKeyString(), state.State.Stage, state.State.Attempts, [.. state.State.Errors], state.State.Spec, state.State.Trained));
 }

@@ -1,0 +1,42 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using SrMobile.Grains;
+using SrMobile.Grains.Placement;
+using SrMobile.Grains.Storage;
+using SrMobile.Silo.Training;
+
+namespace SrMobile.Silo;
+
+public static class SiloHostingExtensions
+{
+    /// <summary>
+    /// The SrMobile silo from configuration: <c>SrMobile:Roles</c> (coordinator, trainer, device; default all),
+    /// <c>SrMobile:DataFolder</c> (durable grain state; default .srmobile/state), localhost clustering on one machine.
+    /// </summary>
+    public static IHostApplicationBuilder AddSrMobileSilo(this IHostApplicationBuilder builder)
+    {
+        var roles = builder.Configuration.GetSection("SrMobile:Roles").Get<string[]>() ?? [SiloRoles.Coordinator, SiloRoles.Trainer, SiloRoles.Device];
+        var dataFolder = builder.Configuration["SrMobile:DataFolder"] ?? Path.Combine(Environment.CurrentDirectory, ".srmobile", "state");
+        builder.UseOrleans(silo =>
+        {
+            silo.UseLocalhostClustering();
+            silo.AddSrMobileRoles(builder.Configuration, roles, dataFolder);
+        });
+        return builder;
+    }
+
+    /// <summary>Storage, role placement and the hosted services of the given roles, for any silo builder (tests too).</summary>
+    public static ISiloBuilder AddSrMobileRoles(this ISiloBuilder silo, IConfiguration configuration, IReadOnlyCollection<string> roles, string dataFolder)
+    {
+        silo.AddFileGrainStorage(WorkQueueGrain.StorageName, dataFolder);
+        silo.AddSiloRoles(roles);
+        silo.Services.Configure<WorkQueueOptions>(configuration.GetSection(WorkQueueOptions.Section));
+        if (roles.Contains(SiloRoles.Trainer))
+        {
+            silo.Services.Configure<TrainerOptions>(configuration.GetSection(TrainerOptions.Section));
+            silo.Services.AddHostedService<TrainerWorker>();
+        }
+        return silo;
+    }
+}

@@ -1,0 +1,118 @@
+using System.Security.Cryptography;
+using System.Text;
+using SrMobile.Contracts;
+using SrMobile.Engine.Evaluation;
+using SrMobile.Engine.Imaging;
+using SrMobile.Engine.Metrics;
+using SrMobile.Engine.Models;
+using SrMobile.Engine.Onnx;
+using SrMobile.Training.Data;
+using SrMobile.Training.Network;
+using SrMobile.Training.Quantization;
+using SrMobile.Training.Trainer;
+
+namespace SrMobile.Silo.Training;
+
+/// <summary>
+/// One candidate's trainer work: train the float model, quantize it (PTQ or QAT), export float and int8 ONNX,
+/// score the int8 engine's own output on the validation images, and hand back the artifacts with their SHA-256.
+/// Everything lives under a folder named by the candidate key, so a requeued job resumes from its checkpoints.
+/// </summary>
+public sealed class CandidatePipeline(string workFolder, int threads)
+{
+    public TrainedCandidate Run(CandidateSpec spec, Action<string, TrainingProgress?> report, CancellationToken cancellation)
+    {
+        var folder = Path.Combine(workFolder, "candidates", Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(spec.Key)))[..16].ToLowerInvariant());
+        var loader = new DatasetLoader(Path.Combine(workFolder, ".cache"));
+        var recipe = spec.Training;
+        var validation = new HighOnlyFolderSource(spec.Datasets.Validation ?? spec.Datasets.Train);
+        var floatOptions = new TrainingOptions
+        {
+            Scale = spec.Scale,
+            Depth = spec.Depth,
+            Width = spec.Width,
+            Train = new HighOnlyFolderSource(spec.Datasets.Train),
+            Validation = validation,
+            Iterations = recipe.Iterations,
+            BatchSize = recipe.BatchSize,
+            PatchSize = recipe.PatchSize,
+            LearningRate = recipe.LearningRate,
+            LearningRateMilestones = recipe.LearningRateMilestones.Select(f => (long)(f * recipe.Iterations)).ToList(),
+            ValidateEvery = (int)Math.Max(1, recipe.Iterations / 5),
+            LogEvery = (int)Math.Clamp(recipe.Iterations / 20, 1, 100),
+            Threads = threads,
+        };
+        var floatRun = new ExperimentPaths(folder, "float");
+        report("training", null);
+        var floatCheckpoint = Train(floatOptions, floatRun, loader, p => report("training", p), cancellation);
+
+        report("quantizing", null);
+        AbpnCheckpoint quantized;
+        IReadOnlyList<TensorRange> ranges;
+        if (spec.Quantization.Kind == "qat")
+        {
+            var qatOptions = floatOptions with
+            {
+                QatFrom = floatRun.BestCheckpoint,
+                Iterations = spec.Quantization.QatIterations,
+                LearningRate = spec.Quantization.QatLearningRate,
+                LearningRateMilestones = [(long)(spec.Quantization.QatIterations * 0.6), (long)(spec.Quantization.QatIterations * 0.85)],
+                ValidateEvery = (int)Math.Max(1, spec.Quantization.QatIterations / 5),
+                QatObserveIterations = (int)Math.Max(1, spec.Quantization.QatIterations / 4),
+            };
+            quantized = Train(qatOptions, new ExperimentPaths(folder, "qat"), loader, p => report("quantizing", p), cancellation);
+            ranges = quantized.Metadata.Quantization!.TensorRanges();
+        }
+        else
+        {
+            quantized = floatCheckpoint;
+            using var network = AbpnNetwork.FromCheckpoint(floatCheckpoint);
+            var calibration = ImageFile.ListImages(spec.Datasets.Calibration ?? spec.Datasets.Train).Take(spec.Quantization.CalibrationImages)
+                .Select(path => MatlabResize.Downscale(ImageFile.Read(path).ModCrop(spec.Scale), spec.Scale)).ToList();
+            var method = spec.Quantization.Method switch { "percentile" => CalibrationMethod.Percentile, "mse" => CalibrationMethod.Mse, _ => CalibrationMethod.MinMax };
+            ranges = Calibration.Ranges(network, calibration, method);
+        }
+
+        var floatOnnx = Path.Combine(folder, "model.onnx");
+        var int8Onnx = Path.Combine(folder, "model.int8.onnx");
+        AbpnOnnxWriter.Save(AbpnOnnxWriter.Float(floatCheckpoint.Architecture, floatCheckpoint.SeedWeights()), floatOnnx);
+        AbpnOnnxWriter.Save(AbpnOnnxWriter.Int8(quantized.Architecture, quantized.SeedWeights(), ranges), int8Onnx);
+
+        // Accuracy is the int8 engine's own output, not the fake-quant simulation.
+        using var engine = SrEngine.Load(int8Onnx, new EngineOptions { Threads = Math.Max(1, threads) });
+        var int8 = DatasetEvaluation.Run(validation.HighFolder, spec.Scale, ProtocolKind.Y, "int8", engine.Upscale);
+        var floatPsnr = floatCheckpoint.Metadata.Metrics.GetValueOrDefault(Metrics.PsnrY, double.NaN);
+        return new TrainedCandidate(floatPsnr, int8.Mean.Psnr, int8.Mean.Ssim, floatCheckpoint.Metadata.Iteration,
+        [
+            Describe("float-checkpoint", floatRun.BestCheckpoint),
+            Describe("float-onnx", floatOnnx),
+            Describe("int8-onnx", int8Onnx),
+            Describe("training-record", floatRun.Record),
+        ]);
+    }
+
+    /// <summary>Trains (or resumes, or finds finished) one run and returns its best checkpoint.</summary>
+    private static AbpnCheckpoint Train(TrainingOptions options, ExperimentPaths paths, DatasetLoader loader, Action<TrainingProgress> progress, CancellationToken cancellation)
+    {
+        var done = File.Exists(paths.LastCheckpoint) && AbpnCheckpoint.Load(paths.LastCheckpoint).Metadata.Iteration >= options.Iterations;
+        if (!done)
+        {
+            var result = new AbpnTrainer(options, paths, loader).Run(paths.Exists, new Reporter(progress), cancellation);
+            cancellation.ThrowIfCancellationRequested();
+            if (!result.Completed)
+                throw new InvalidOperationException($"training stopped early: {result.StopReason}");
+        }
+        return AbpnCheckpoint.Load(paths.BestCheckpoint);
+    }
+
+    private static Artifact Describe(string kind, string path)
+    {
+        using var file = File.OpenRead(path);
+        return new Artifact(kind, new Uri(Path.GetFullPath(path)).AbsoluteUri, Convert.ToHexString(SHA256.HashData(file)).ToLowerInvariant(), file.Length);
+    }
+
+    private sealed class Reporter(Action<TrainingProgress> report) : IProgress<TrainingProgress>
+    {
+        public void Report(TrainingProgress value) => report(value);
+    }
+}

@@ -1,0 +1,119 @@
+using System.Diagnostics;
+using System.Text.Json;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using SrMobile.Contracts;
+using SrMobile.Grains;
+
+namespace SrMobile.Silo.Training;
+
+/// <summary>Trainer role settings (configuration section <c>SrMobile:Trainer</c>).</summary>
+public sealed class TrainerOptions
+{
+    public const string Section = "SrMobile:Trainer";
+
+    /// <summary>Candidate folders (checkpoints, ONNX files, records) live here.</summary>
+    public string WorkFolder { get; set; } = Path.Combine(Environment.CurrentDirectory, ".srmobile", "work");
+
+    public int Threads { get; set; }
+    public TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(2);
+    public TimeSpan HeartbeatInterval { get; set; } = TimeSpan.FromSeconds(5);
+    public string WorkerId { get; set; } = $"{Environment.MachineName}-{Environment.ProcessId}";
+}
+
+/// <summary>
+/// The trainer role's hosted service: leases training jobs, runs <see cref="CandidatePipeline"/> on a worker thread,
+/// heartbeats progress (a rejected heartbeat means the lease is gone: the run stops, its checkpoints stay for whoever
+/// leases the job next), and completes or fails the lease.
+/// </summary>
+public sealed class TrainerWorker(IGrainFactory grains, IOptions<TrainerOptions> options, ILogger<TrainerWorker> log) : BackgroundService
+{
+    private static readonly JsonSerializerOptions Json = new() { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var settings = options.Value;
+        var queue = grains.GetGrain<IWorkQueueGrain>(CandidateGrain.TrainerPool);
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            JobLease? lease;
+            try
+            {
+                lease = await queue.Lease(settings.WorkerId);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                log.LogWarning(e, "leasing a training job failed; retrying");
+                lease = null;
+            }
+            if (lease is null)
+            {
+                await Task.Delay(settings.PollInterval, stoppingToken);
+                continue;
+            }
+            await Run(queue, lease, settings, stoppingToken);
+        }
+    }
+
+    private async Task Run(IWorkQueueGrain queue, JobLease lease, TrainerOptions settings, CancellationToken stoppingToken)
+    {
+        var candidate = grains.GetGrain<ICandidateGrain>(lease.Payload);
+        var view = await candidate.Get();
+        if (view.Spec is null || view.Stage is CandidateStage.Cancelled or CandidateStage.Failed or CandidateStage.Done)
+        {
+            await queue.Complete(lease.LeaseId, $"skipped: candidate is {view.Stage}");
+            return;
+        }
+        // A requeued job finds its candidate still training or quantizing; it resumes from the checkpoints on disk.
+        if (view.Stage == CandidateStage.Queued)
+            await candidate.MoveTo(CandidateStage.Training);
+        log.LogInformation("training {Candidate} (attempt {Attempt})", lease.Payload, lease.Attempt);
+
+        using var leaseLost = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
+        var clock = Stopwatch.StartNew();
+        var lastBeat = TimeSpan.Zero;
+        var stage = "training";
+        void Report(string newStage, Training.TrainingProgressView? progress)
+        {
+            if (newStage != stage)
+            {
+                stage = newStage;
+                if (newStage == "quantizing")
+                    candidate.MoveTo(CandidateStage.Quantizing).GetAwaiter().GetResult();
+            }
+            if (clock.Elapsed - lastBeat < settings.HeartbeatInterval && progress is not null)
+                return;
+            lastBeat = clock.Elapsed;
+            var beat = new JobProgress(stage, progress?.Iteration ?? 0, progress is { Loss: var l } && double.IsFinite(l) ? l : 0, progress?.ValidationPsnr);
+            if (!queue.Renew(lease.LeaseId, beat).GetAwaiter().GetResult().Accepted)
+                leaseLost.Cancel();
+        }
+
+        try
+        {
+            var pipeline = new CandidatePipeline(settings.WorkFolder, settings.Threads);
+            var result = await Task.Run(() => pipeline.Run(view.Spec, (s, p) => Report(s, p is null ? null : new Training.TrainingProgressView(p.Iteration, p.Loss,
+                p.LastValidation?.GetValueOrDefault(SrMobile.Training.Trainer.Metrics.PsnrY))), leaseLost.Token), CancellationToken.None);
+            if (stage != "quantizing")
+                await candidate.MoveTo(CandidateStage.Quantizing);
+            await candidate.RecordTrained(result);
+            var outcome = await queue.Complete(lease.LeaseId, JsonSerializer.Serialize(result, Json));
+            if (!outcome.Accepted)
+                log.LogWarning("completing {Candidate} was refused: {Reason}", lease.Payload, outcome.Reason);
+        }
+        catch (OperationCanceledException) when (leaseLost.IsCancellationRequested)
+        {
+            log.LogWarning("stopped {Candidate}: the lease was lost or the silo is stopping; its checkpoints stay for the next attempt", lease.Payload);
+        }
+        catch (Exception e)
+        {
+            log.LogError(e, "training {Candidate} failed", lease.Payload);
+            await queue.Fail(lease.LeaseId, e.Message, retry: false);
+            await candidate.MoveTo(CandidateStage.Failed, e.Message);
+        }
+    }
+}
+
+/// <summary>The part of a trainer's progress a heartbeat carries.</summary>
+public sealed record TrainingProgressView(long Iteration, double Loss, double? ValidationPsnr);

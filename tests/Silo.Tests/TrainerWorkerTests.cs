@@ -1,0 +1,68 @@
+using System.Security.Cryptography;
+using Orleans.TestingHost;
+using SrMobile.Contracts;
+using SrMobile.Grains;
+using SrMobile.Grains.Placement;
+using SrMobile.Tests;
+
+namespace SrMobile.Silo.Tests;
+
+public class TrainerWorkerTests
+{
+    private sealed class EmbeddedSilo : ISiloConfigurator
+    {
+        public void Configure(ISiloBuilder silo) =>
+            silo.AddSrMobileRoles(silo.Configuration, [SiloRoles.Coordinator, SiloRoles.Trainer], silo.Configuration["Test:StateFolder"]!);
+    }
+
+    [Fact]
+    public async Task A_trainer_silo_takes_a_candidate_through_training_and_ptq_to_measuring_with_verified_artifacts()
+    {
+        using var work = TestData.NewTemporaryFolder();
+        var builder = new TestClusterBuilder { Options = { InitialSilosCount = 1 } };
+        builder.Properties["Test:StateFolder"] = work.File("state");
+        builder.Properties["SrMobile:Trainer:WorkFolder"] = work.File("work");
+        builder.Properties["SrMobile:Trainer:Threads"] = "1";
+        builder.Properties["SrMobile:Trainer:PollInterval"] = "00:00:00.2";
+        builder.Properties["SrMobile:Trainer:HeartbeatInterval"] = "00:00:00.5";
+        builder.AddSiloBuilderConfigurator<EmbeddedSilo>();
+        await using var cluster = builder.Build();
+        await cluster.DeployAsync();
+
+        var spec = $$"""
+            name: tiny
+            scales: [3]
+            depths: [1]
+            widths: [6]
+            quantization: [{kind: ptq, calibration_images: 2}]
+            training: {iterations: 40, batch_size: 4, patch_size: 24, lr: 2.0e-3}
+            datasets: {train: "{{TestData.Samples}}", validation: "{{Path.Combine(TestData.RepositoryRoot, "samples", "test")}}"}
+            devices: [local]
+            """;
+        var submitted = await cluster.GrainFactory.GetGrain<ISearchGrain>("tiny").Submit(spec);
+        Assert.True(submitted.Accepted, string.Join("; ", submitted.Errors));
+        var (parsed, _) = SearchSpecReader.Parse(spec);
+        var key = SearchGrain.Expand(parsed!).Single().Key;
+        var candidate = cluster.GrainFactory.GetGrain<ICandidateGrain>(key);
+
+        var deadline = DateTime.UtcNow.AddMinutes(3);
+        CandidateView view;
+        while ((view = await candidate.Get()).Stage is not (CandidateStage.Measuring or CandidateStage.Failed) && DateTime.UtcNow < deadline)
+            await Task.Delay(250);
+        Assert.True(view.Stage == CandidateStage.Measuring, $"stage {view.Stage}: {string.Join("; ", view.Errors)}");
+
+        var trained = view.Trained!;
+        Assert.Equal(40, trained.Iterations);
+        Assert.InRange(trained.Int8Psnr, 25, 60);
+        Assert.InRange(trained.FloatPsnr - trained.Int8Psnr, -0.5, 0.5); // int8 close to float, measured on the engine
+        Assert.Equal(["float-checkpoint", "float-onnx", "int8-onnx", "training-record"], trained.Artifacts.Select(a => a.Kind));
+        foreach (var artifact in trained.Artifacts)
+        {
+            var path = new Uri(artifact.Uri).LocalPath;
+            Assert.Equal(artifact.Sha256, Convert.ToHexString(SHA256.HashData(File.ReadAllBytes(path))).ToLowerInvariant());
+        }
+        var job = await cluster.GrainFactory.GetGrain<IWorkQueueGrain>(CandidateGrain.TrainerPool).Get($"{key}/train");
+        Assert.Equal(JobStatus.Completed, job!.Status);
+        await cluster.StopAllSilosAsync();
+    }
+}
