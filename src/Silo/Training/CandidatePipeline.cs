@@ -82,7 +82,9 @@ public sealed class CandidatePipeline(string workFolder, int threads)
         using var engine = SrEngine.Load(int8Onnx, new EngineOptions { Threads = Math.Max(1, threads) });
         var int8 = DatasetEvaluation.Run(validation.HighFolder, spec.Scale, ProtocolKind.Y, "int8", engine.Upscale);
         var floatPsnr = floatCheckpoint.Metadata.Metrics.GetValueOrDefault(Metrics.PsnrY, double.NaN);
-        return new TrainedCandidate(floatPsnr, int8.Mean.Psnr, int8.Mean.Ssim, floatCheckpoint.Metadata.Iteration,
+        // Quality comes from the best checkpoint; the iteration count is how far training ran (the last one).
+        var trainedIterations = AbpnCheckpoint.Load(floatRun.LastCheckpoint).Metadata.Iteration;
+        return new TrainedCandidate(floatPsnr, int8.Mean.Psnr, int8.Mean.Ssim, trainedIterations,
         [
             Describe("float-checkpoint", floatRun.BestCheckpoint),
             Describe("float-onnx", floatOnnx),

@@ -1,0 +1,82 @@
+using Microsoft.Extensions.DependencyInjection;
+using Orleans.TestingHost;
+using SrMobile.Contracts;
+using SrMobile.Grains;
+using SrMobile.Grains.Placement;
+using SrMobile.Silo.Training;
+using SrMobile.Tests;
+
+namespace SrMobile.Silo.Tests;
+
+public class TrainerFailoverTests
+{
+    // Primary coordinates; every other silo is a trainer named after itself, all sharing one work folder.
+    private sealed class CoordinatorAndTrainers : ISiloConfigurator
+    {
+        public void Configure(ISiloBuilder silo)
+        {
+            var name = silo.Configuration["Orleans:Name"]!;
+            silo.AddSrMobileRoles(silo.Configuration, name == "Primary" ? [SiloRoles.Coordinator] : [SiloRoles.Trainer], silo.Configuration["Test:StateFolder"]!);
+            silo.Services.PostConfigure<TrainerOptions>(o => o.WorkerId = name);
+        }
+    }
+
+    [Fact]
+    public async Task Killing_the_training_silo_requeues_the_job_and_another_trainer_finishes_it_from_its_checkpoint()
+    {
+        using var work = TestData.NewTemporaryFolder();
+        var builder = new TestClusterBuilder { Options = { InitialSilosCount = 3 } };
+        builder.Properties["Test:StateFolder"] = work.File("state");
+        builder.Properties["SrMobile:Trainer:WorkFolder"] = work.File("work");
+        builder.Properties["SrMobile:Trainer:Threads"] = "1";
+        builder.Properties["SrMobile:Trainer:PollInterval"] = "00:00:00.2";
+        builder.Properties["SrMobile:Trainer:HeartbeatInterval"] = "00:00:00.2";
+        builder.Properties["SrMobile:WorkQueue:LeaseDuration"] = "00:00:02";
+        builder.Properties["SrMobile:WorkQueue:ExpiryCheckPeriod"] = "00:00:00.5";
+        builder.AddSiloBuilderConfigurator<CoordinatorAndTrainers>();
+        await using var cluster = builder.Build();
+        await cluster.DeployAsync();
+
+        var spec = $$"""
+            name: failover
+            scales: [3]
+            depths: [2]
+            widths: [16]
+            quantization: [{kind: ptq, calibration_images: 2}]
+            training: {iterations: 400, batch_size: 8, patch_size: 32, lr: 2.0e-3}
+            datasets: {train: "{{TestData.Samples}}", validation: "{{Path.Combine(TestData.RepositoryRoot, "samples", "test")}}"}
+            devices: [local]
+            """;
+        Assert.True((await cluster.GrainFactory.GetGrain<ISearchGrain>("failover").Submit(spec)).Accepted);
+        var (parsed, _) = SearchSpecReader.Parse(spec);
+        var key = SearchGrain.Expand(parsed!).Single().Key;
+        var queue = cluster.GrainFactory.GetGrain<IWorkQueueGrain>(CandidateGrain.TrainerPool);
+        var jobId = $"{key}/train";
+
+        // Wait until the job is well into training (past its first checkpoint at iteration 80), then kill its silo.
+        var deadline = DateTime.UtcNow.AddMinutes(3);
+        JobView? job;
+        while (((job = await queue.Get(jobId))?.Progress?.Iteration ?? 0) < 120 && DateTime.UtcNow < deadline)
+            await Task.Delay(100);
+        Assert.True(job?.Progress?.Iteration >= 120, $"job never got going: {job?.Status}");
+        var first = job!.WorkerId!;
+        await cluster.KillSiloAsync(cluster.Silos.Single(s => s.Name == first));
+
+        var candidate = cluster.GrainFactory.GetGrain<ICandidateGrain>(key);
+        CandidateView view;
+        while ((view = await candidate.Get()).Stage is not (CandidateStage.Measuring or CandidateStage.Failed) && DateTime.UtcNow < deadline)
+            await Task.Delay(250);
+        Assert.True(view.Stage == CandidateStage.Measuring, $"stage {view.Stage}: {string.Join("; ", view.Errors)}");
+
+        job = await queue.Get(jobId);
+        Assert.Equal(JobStatus.Completed, job!.Status);
+        Assert.Equal(2, job.Attempts);
+        Assert.Equal(1, job.LostLeases);
+        Assert.NotEqual(first, job.WorkerId);
+        Assert.Equal(400, view.Trained!.Iterations);
+        // The second attempt resumed: its log starts with "resume at iteration", not a fresh start.
+        var log = File.ReadAllText(Directory.GetFiles(work.File("work"), "float.log", SearchOption.AllDirectories).Single());
+        Assert.Contains("resume at iteration", log);
+        await cluster.StopAllSilosAsync();
+    }
+}
