@@ -23,13 +23,34 @@ public sealed record CandidateSpec(
     [property: Id(5)] TrainingRecipe Training,
     [property: Id(6)] string TrainingHash,
     [property: Id(7)] int Priority,
-    [property: Id(8)] SearchDatasets Datasets)
+    [property: Id(8)] SearchDatasets Datasets,
+    [property: Id(9)] IReadOnlyList<string> Devices,
+    [property: Id(10)] MeasurementProtocol Protocol)
 {
     /// <summary>The canonical key: one grain, and so one run, per grid point however many workers there are.</summary>
     public string Key => $"{SearchName}/x{Scale}-m{Depth}-c{Width}/{Quantization.Key}/{TrainingHash}";
 
     public string TrainingJobId => $"{Key}/train";
+
+    public string MeasurementJobId(string device) => $"{Key}/measure/{device}";
+
+    public static string DevicePool(string device) => $"device/{device}";
+
+    /// <summary>The Pareto front this candidate's measurement on <paramref name="device"/> belongs to.</summary>
+    public string ParetoKey(string device) => $"{SearchName}/x{Scale}/{device}";
 }
+
+/// <summary>One device's verdict on a candidate: latency under the protocol and PSNR of its own int8 output.</summary>
+[GenerateSerializer, Immutable]
+public sealed record DeviceMeasurement(
+    [property: Id(0)] string Device,
+    [property: Id(1)] double MedianMs,
+    [property: Id(2)] double P90Ms,
+    [property: Id(3)] int Runs,
+    [property: Id(4)] string Engine,
+    [property: Id(5)] double Psnr,
+    [property: Id(6)] double Ssim,
+    [property: Id(7)] string ProtocolJson);
 
 [GenerateSerializer, Immutable]
 public sealed record CandidateView(
@@ -38,7 +59,8 @@ public sealed record CandidateView(
     [property: Id(2)] int Attempts,
     [property: Id(3)] IReadOnlyList<string> Errors,
     [property: Id(4)] CandidateSpec? Spec,
-    [property: Id(5)] TrainedCandidate? Trained);
+    [property: Id(5)] TrainedCandidate? Trained,
+    [property: Id(6)] IReadOnlyList<DeviceMeasurement> Measurements);
 
 /// <summary>
 /// A candidate's state machine: queued → training → quantizing → measuring → done, with failed and cancelled
@@ -52,8 +74,14 @@ public interface ICandidateGrain : IGrainWithStringKey
     /// <summary>Moves to <paramref name="stage"/>; false (state unchanged) when the state machine has no such edge.</summary>
     Task<bool> MoveTo(CandidateStage stage, string? error = null);
 
-    /// <summary>Stores the trainer's result (quantizing → measuring); false when the candidate is not quantizing.</summary>
+    /// <summary>
+    /// Stores the trainer's result (quantizing → measuring) and enqueues one measurement job per target device;
+    /// false when the candidate is not quantizing.
+    /// </summary>
     Task<bool> RecordTrained(TrainedCandidate result);
+
+    /// <summary>Stores one device's measurement and reports it to that device's Pareto front; done once every device has reported.</summary>
+    Task<bool> RecordMeasurement(DeviceMeasurement measurement);
 
     Task<CandidateView> Get();
 }

@@ -11,6 +11,7 @@ public sealed class CandidateState
     [Id(2)] public int Attempts { get; set; }
     [Id(3)] public List<string> Errors { get; set; } = [];
     [Id(4)] public TrainedCandidate? Trained { get; set; }
+    [Id(5)] public Dictionary<string, DeviceMeasurement> Measurements { get; set; } = [];
 }
 
 /// <summary>See <see cref="ICandidateGrain"/>. The trainer pool's queue is <see cref="TrainerPool"/>.</summary>
@@ -64,9 +65,28 @@ public sealed class CandidateGrain(
         state.State.Trained = result;
         state.State.Stage = CandidateStage.Measuring;
         await state.WriteStateAsync();
+        var spec = state.State.Spec!;
+        await Task.WhenAll(spec.Devices.Select(device =>
+            GrainFactory.GetGrain<IWorkQueueGrain>(CandidateSpec.DevicePool(device)).Enqueue(new WorkItem(spec.MeasurementJobId(device), spec.Priority, spec.Key))));
+        return true;
+    }
+
+    public async Task<bool> RecordMeasurement(DeviceMeasurement measurement)
+    {
+        var spec = state.State.Spec;
+        if (state.State.Stage != CandidateStage.Measuring || spec is null || !spec.Devices.Contains(measurement.Device))
+            return false;
+        if (!double.IsFinite(measurement.MedianMs) || measurement.MedianMs <= 0 || !double.IsFinite(measurement.Psnr) || measurement.Psnr <= 0)
+            return false;
+        state.State.Measurements[measurement.Device] = measurement;
+        if (spec.Devices.All(state.State.Measurements.ContainsKey))
+            state.State.Stage = CandidateStage.Done;
+        await state.WriteStateAsync();
+        await GrainFactory.GetGrain<IParetoGrain>(spec.ParetoKey(measurement.Device)).Report(new ParetoPoint(spec.Key, measurement.Psnr, measurement.MedianMs));
         return true;
     }
 
     public Task<CandidateView> Get() => Task.FromResult(new CandidateView(
-        this.GetPrimaryKeyString(), state.State.Stage, state.State.Attempts, [.. state.State.Errors], state.State.Spec, state.State.Trained));
+        this.GetPrimaryKeyString(), state.State.Stage, state.State.Attempts, [.. state.State.Errors], state.State.Spec, state.State.Trained,
+        [.. state.State.Measurements.Values]));
 }

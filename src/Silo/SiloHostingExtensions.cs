@@ -4,7 +4,7 @@ using Microsoft.Extensions.Hosting;
 using SrMobile.Grains;
 using SrMobile.Grains.Placement;
 using SrMobile.Grains.Storage;
-using SrMobile.Silo.Training;
+using SrMobile.Silo.Workers;
 
 namespace SrMobile.Silo;
 
@@ -36,6 +36,11 @@ public static class SiloHostingExtensions
         {
             silo.Services.Configure<TrainerOptions>(configuration.GetSection(TrainerOptions.Section));
             silo.Services.AddHostedService<TrainerWorker>();
+        }
+        if (roles.Contains(SiloRoles.Device))
+        {
+            silo.Services.Configure<DeviceOptions>(configuration.GetSection(DeviceOptions.Section));
+            silo.Services.AddHostedService<DeviceWorker>();
         }
         return silo;
     }

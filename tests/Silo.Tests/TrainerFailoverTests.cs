@@ -3,7 +3,7 @@ using Orleans.TestingHost;
 using SrMobile.Contracts;
 using SrMobile.Grains;
 using SrMobile.Grains.Placement;
-using SrMobile.Silo.Training;
+using SrMobile.Silo.Workers;
 using SrMobile.Tests;
 
 namespace SrMobile.Silo.Tests;

@@ -12,11 +12,11 @@ public class TrainerWorkerTests
     private sealed class EmbeddedSilo : ISiloConfigurator
     {
         public void Configure(ISiloBuilder silo) =>
-            silo.AddSrMobileRoles(silo.Configuration, [SiloRoles.Coordinator, SiloRoles.Trainer], silo.Configuration["Test:StateFolder"]!);
+            silo.AddSrMobileRoles(silo.Configuration, [SiloRoles.Coordinator, SiloRoles.Trainer, SiloRoles.Device], silo.Configuration["Test:StateFolder"]!);
     }
 
     [Fact]
-    public async Task A_trainer_silo_takes_a_candidate_through_training_and_ptq_to_measuring_with_verified_artifacts()
+    public async Task One_embedded_silo_takes_a_candidate_through_training_ptq_and_measurement_onto_the_pareto_front()
     {
         using var work = TestData.NewTemporaryFolder();
         var builder = new TestClusterBuilder { Options = { InitialSilosCount = 1 } };
@@ -25,6 +25,7 @@ public class TrainerWorkerTests
         builder.Properties["SrMobile:Trainer:Threads"] = "1";
         builder.Properties["SrMobile:Trainer:PollInterval"] = "00:00:00.2";
         builder.Properties["SrMobile:Trainer:HeartbeatInterval"] = "00:00:00.5";
+        builder.Properties["SrMobile:Device:PollInterval"] = "00:00:00.2";
         builder.AddSiloBuilderConfigurator<EmbeddedSilo>();
         await using var cluster = builder.Build();
         await cluster.DeployAsync();
@@ -38,6 +39,7 @@ public class TrainerWorkerTests
             training: {iterations: 40, batch_size: 4, patch_size: 24, lr: 2.0e-3}
             datasets: {train: "{{TestData.Samples}}", validation: "{{Path.Combine(TestData.RepositoryRoot, "samples", "test")}}"}
             devices: [local]
+            protocol: {input: 36x64, warmup: 1, min_runs: 3, min_seconds: 0}
             """;
         var submitted = await cluster.GrainFactory.GetGrain<ISearchGrain>("tiny").Submit(spec);
         Assert.True(submitted.Accepted, string.Join("; ", submitted.Errors));
@@ -47,9 +49,9 @@ public class TrainerWorkerTests
 
         var deadline = DateTime.UtcNow.AddMinutes(3);
         CandidateView view;
-        while ((view = await candidate.Get()).Stage is not (CandidateStage.Measuring or CandidateStage.Failed) && DateTime.UtcNow < deadline)
+        while ((view = await candidate.Get()).Stage is not (CandidateStage.Done or CandidateStage.Failed) && DateTime.UtcNow < deadline)
             await Task.Delay(250);
-        Assert.True(view.Stage == CandidateStage.Measuring, $"stage {view.Stage}: {string.Join("; ", view.Errors)}");
+        Assert.True(view.Stage == CandidateStage.Done, $"stage {view.Stage}: {string.Join("; ", view.Errors)}");
 
         var trained = view.Trained!;
         Assert.Equal(40, trained.Iterations);
@@ -63,6 +65,14 @@ public class TrainerWorkerTests
         }
         var job = await cluster.GrainFactory.GetGrain<IWorkQueueGrain>(CandidateGrain.TrainerPool).Get($"{key}/train");
         Assert.Equal(JobStatus.Completed, job!.Status);
+
+        // The device measured the int8 model itself: its PSNR is the engine's, equal to the trainer's evaluation.
+        var measurement = view.Measurements.Single();
+        Assert.Equal("local", measurement.Device);
+        Assert.True(measurement.MedianMs > 0 && measurement.Runs >= 3);
+        Assert.Equal(trained.Int8Psnr, measurement.Psnr, 9);
+        var front = await cluster.GrainFactory.GetGrain<IParetoGrain>("tiny/x3/local").Get();
+        Assert.Equal(key, front.Front.Single().CandidateKey);
         await cluster.StopAllSilosAsync();
     }
 }

@@ -1,12 +1,13 @@
 using System.Diagnostics;
 using System.Text.Json;
-using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using SrMobile.Contracts;
 using SrMobile.Grains;
 
-namespace SrMobile.Silo.Training;
+using SrMobile.Silo.Training;
+
+namespace SrMobile.Silo.Workers;
 
 /// <summary>Trainer role settings (configuration section <c>SrMobile:Trainer</c>).</summary>
 public sealed class TrainerOptions
@@ -27,38 +28,18 @@ public sealed class TrainerOptions
 /// heartbeats progress (a rejected heartbeat means the lease is gone: the run stops, its checkpoints stay for whoever
 /// leases the job next), and completes or fails the lease.
 /// </summary>
-public sealed class TrainerWorker(IGrainFactory grains, IOptions<TrainerOptions> options, ILogger<TrainerWorker> log) : BackgroundService
+public sealed class TrainerWorker(IGrainFactory grains, IOptions<TrainerOptions> options, ILogger<TrainerWorker> log) : LeasingWorker(grains, log)
 {
     private static readonly JsonSerializerOptions Json = new() { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    protected override string Pool => CandidateGrain.TrainerPool;
+    protected override string WorkerId => options.Value.WorkerId;
+    protected override TimeSpan PollInterval => options.Value.PollInterval;
+
+    protected override async Task Run(IWorkQueueGrain queue, JobLease lease, CancellationToken stoppingToken)
     {
         var settings = options.Value;
-        var queue = grains.GetGrain<IWorkQueueGrain>(CandidateGrain.TrainerPool);
-        while (!stoppingToken.IsCancellationRequested)
-        {
-            JobLease? lease;
-            try
-            {
-                lease = await queue.Lease(settings.WorkerId);
-            }
-            catch (Exception e) when (e is not OperationCanceledException)
-            {
-                log.LogWarning(e, "leasing a training job failed; retrying");
-                lease = null;
-            }
-            if (lease is null)
-            {
-                await Task.Delay(settings.PollInterval, stoppingToken);
-                continue;
-            }
-            await Run(queue, lease, settings, stoppingToken);
-        }
-    }
-
-    private async Task Run(IWorkQueueGrain queue, JobLease lease, TrainerOptions settings, CancellationToken stoppingToken)
-    {
-        var candidate = grains.GetGrain<ICandidateGrain>(lease.Payload);
+        var candidate = Grains.GetGrain<ICandidateGrain>(lease.Payload);
         var view = await candidate.Get();
         if (view.Spec is null || view.Stage is CandidateStage.Cancelled or CandidateStage.Failed or CandidateStage.Done)
         {
@@ -68,13 +49,13 @@ public sealed class TrainerWorker(IGrainFactory grains, IOptions<TrainerOptions>
         // A requeued job finds its candidate still training or quantizing; it resumes from the checkpoints on disk.
         if (view.Stage == CandidateStage.Queued)
             await candidate.MoveTo(CandidateStage.Training);
-        log.LogInformation("training {Candidate} (attempt {Attempt})", lease.Payload, lease.Attempt);
+        Log.LogInformation("training {Candidate} (attempt {Attempt})", lease.Payload, lease.Attempt);
 
         using var leaseLost = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
         var clock = Stopwatch.StartNew();
         var lastBeat = TimeSpan.Zero;
         var stage = "training";
-        void Report(string newStage, Training.TrainingProgressView? progress)
+        void Report(string newStage, TrainingProgressView? progress)
         {
             if (newStage != stage)
             {
@@ -93,22 +74,22 @@ public sealed class TrainerWorker(IGrainFactory grains, IOptions<TrainerOptions>
         try
         {
             var pipeline = new CandidatePipeline(settings.WorkFolder, settings.Threads);
-            var result = await Task.Run(() => pipeline.Run(view.Spec, (s, p) => Report(s, p is null ? null : new Training.TrainingProgressView(p.Iteration, p.Loss,
+            var result = await Task.Run(() => pipeline.Run(view.Spec, (s, p) => Report(s, p is null ? null : new TrainingProgressView(p.Iteration, p.Loss,
                 p.LastValidation?.GetValueOrDefault(SrMobile.Training.Trainer.Metrics.PsnrY))), leaseLost.Token), CancellationToken.None);
             if (stage != "quantizing")
                 await candidate.MoveTo(CandidateStage.Quantizing);
             await candidate.RecordTrained(result);
             var outcome = await queue.Complete(lease.LeaseId, JsonSerializer.Serialize(result, Json));
             if (!outcome.Accepted)
-                log.LogWarning("completing {Candidate} was refused: {Reason}", lease.Payload, outcome.Reason);
+                Log.LogWarning("completing {Candidate} was refused: {Reason}", lease.Payload, outcome.Reason);
         }
         catch (OperationCanceledException) when (leaseLost.IsCancellationRequested)
         {
-            log.LogWarning("stopped {Candidate}: the lease was lost or the silo is stopping; its checkpoints stay for the next attempt", lease.Payload);
+            Log.LogWarning("stopped {Candidate}: the lease was lost or the silo is stopping; its checkpoints stay for the next attempt", lease.Payload);
         }
         catch (Exception e)
         {
-            log.LogError(e, "training {Candidate} failed", lease.Payload);
+            Log.LogError(e, "training {Candidate} failed", lease.Payload);
             await queue.Fail(lease.LeaseId, e.Message, retry: false);
             await candidate.MoveTo(CandidateStage.Failed, e.Message);
         }
