@@ -19,6 +19,7 @@ public static class SrMobileCommand
         root.Subcommands.Add(ExportCommand.Create(console));
         root.Subcommands.Add(QuantizeCommand.Create(console));
         root.Subcommands.Add(BenchCommand.Create(console));
+        root.Subcommands.Add(SearchCommand.Create(console));
         // Ctrl-C cancels the token; training then writes its checkpoint, which may take a few seconds.
         var configuration = new InvocationConfiguration { Output = console.Out, Error = console.Error, ProcessTerminationTimeout = TimeSpan.FromSeconds(60) };
         return await root.Parse(args).InvokeAsync(configuration, cancellation);

@@ -1,0 +1,46 @@
+using SrMobile.Tests;
+
+namespace SrMobile.Cli.Tests;
+
+public class SearchCommandTests
+{
+    [Fact]
+    public async Task Search_run_finishes_a_small_grid_prints_the_front_and_resumes_when_run_again()
+    {
+        using var work = TestData.NewTemporaryFolder();
+        var spec = work.File("spec.yaml");
+        File.WriteAllText(spec, $$"""
+            name: cli-grid
+            scales: [3]
+            depths: [1]
+            widths: [4, 8]
+            quantization: [{kind: ptq, calibration_images: 2}]
+            training: {iterations: 30, batch_size: 4, patch_size: 24, lr: 2.0e-3}
+            datasets: {train: "{{TestData.Samples}}", validation: "{{Path.Combine(TestData.RepositoryRoot, "samples", "test")}}"}
+            devices: [local]
+            protocol: {input: 36x64, warmup: 1, min_runs: 3, min_seconds: 0}
+            """);
+        var first = await CliRunner.Run("search", "run", spec, "--workdir", work.File("state"), "--threads", "1");
+        Assert.True(first.ExitCode == 0, first.Error);
+        Assert.Contains("Pareto front x3 on local", first.Out);
+        Assert.Contains("cli-grid/x3-m1-c", first.Out);
+        Assert.Contains("2 candidates", first.Error);
+
+        var again = await CliRunner.Run("search", "run", spec, "--workdir", work.File("state"), "--threads", "1");
+        Assert.True(again.ExitCode == 0, again.Error);
+        Assert.Contains("resumes", again.Error);
+        Assert.Equal(first.Out, again.Out);
+    }
+
+    [Fact]
+    public async Task An_invalid_spec_lists_every_problem_and_starts_nothing()
+    {
+        using var work = TestData.NewTemporaryFolder();
+        File.WriteAllText(work.File("bad.yaml"), "name: x\nscales: [7]\ndepths: [1]\nwidths: [0]\nquantization: [{kind: ptq}]\ndatasets: {train: t}\ndevices: [local]\n");
+        var run = await CliRunner.Run("search", "run", work.File("bad.yaml"), "--workdir", work.File("state"));
+        Assert.Equal(SrMobileCommand.BadInput, run.ExitCode);
+        Assert.Contains("scales[0]: 7 must be 2, 3 or 4", run.Error);
+        Assert.Contains("widths[0]: 0 must be at least 1", run.Error);
+        Assert.False(Directory.Exists(work.File("state")));
+    }
+}
