@@ -47,7 +47,7 @@ public class TrainerWorkerTests
         var key = SearchGrain.Expand(parsed!).Single().Key;
         var candidate = cluster.GrainFactory.GetGrain<ICandidateGrain>(key);
 
-        var deadline = DateTime.UtcNow.AddMinutes(3);
+        var deadline = DateTime.UtcNow.AddMinutes(8);
         CandidateView view;
         while ((view = await candidate.Get()).Stage is not (CandidateStage.Done or CandidateStage.Failed) && DateTime.UtcNow < deadline)
             await Task.Delay(250);
