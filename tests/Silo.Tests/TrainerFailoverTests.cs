@@ -1,5 +1,5 @@
-using Microsoft.Extensions.DependencyInjection;
 using Orleans.TestingHost;
+using Microsoft.Extensions.DependencyInjection;
 using SrMobile.Contracts;
 using SrMobile.Grains;
 using SrMobile.Grains.Placement;
@@ -25,32 +25,12 @@ public class TrainerFailoverTests
     public async Task Killing_the_training_silo_requeues_the_job_and_another_trainer_finishes_it_from_its_checkpoint()
     {
         using var work = TestData.NewTemporaryFolder();
-        var builder = new TestClusterBuilder { Options = { InitialSilosCount = 3 } };
-        builder.Properties["Test:StateFolder"] = work.File("state");
-        builder.Properties["SrMobile:Trainer:WorkFolder"] = work.File("work");
-        builder.Properties["SrMobile:Trainer:Threads"] = "1";
-        builder.Properties["SrMobile:Trainer:PollInterval"] = "00:00:00.2";
-        builder.Properties["SrMobile:Trainer:HeartbeatInterval"] = "00:00:00.3";
-        // Generous against heartbeats delayed by a loaded machine (CI runs test projects side by side).
-        builder.Properties["SrMobile:WorkQueue:LeaseDuration"] = "00:00:05";
-        builder.Properties["SrMobile:WorkQueue:ExpiryCheckPeriod"] = "00:00:00.5";
-        builder.AddSiloBuilderConfigurator<CoordinatorAndTrainers>();
-        await using var cluster = builder.Build();
-        await cluster.DeployAsync();
-
-        var spec = $$"""
-            name: failover
-            scales: [3]
-            depths: [2]
-            widths: [16]
-            quantization: [{kind: ptq, calibration_images: 2}]
-            training: {iterations: 400, batch_size: 8, patch_size: 32, lr: 2.0e-3}
-            datasets: {train: "{{TestData.Samples}}", validation: "{{Path.Combine(TestData.RepositoryRoot, "samples", "test")}}"}
-            devices: [local]
-            """;
-        Assert.True((await cluster.GrainFactory.GetGrain<ISearchGrain>("failover").Submit(spec)).Accepted);
-        var (parsed, _) = SearchSpecReader.Parse(spec);
-        var key = SearchGrain.Expand(parsed!).Single().Key;
+        await using var cluster = await SiloTestCluster.Start<CoordinatorAndTrainers>(work, 3,
+            ("SrMobile:Trainer:HeartbeatInterval", "00:00:00.3"),
+            // Generous against heartbeats delayed by a loaded machine (CI runs test projects side by side).
+            ("SrMobile:WorkQueue:LeaseDuration", "00:00:05"),
+            ("SrMobile:WorkQueue:ExpiryCheckPeriod", "00:00:00.5"));
+        var key = await SiloTestCluster.SubmitOneCandidate(cluster, "failover", 2, 16, "{iterations: 400, batch_size: 8, patch_size: 32, lr: 2.0e-3}");
         var queue = cluster.GrainFactory.GetGrain<IWorkQueueGrain>(CandidateGrain.TrainerPool);
         var jobId = $"{key}/train";
 
@@ -63,11 +43,7 @@ public class TrainerFailoverTests
         var first = job!.WorkerId!;
         await cluster.KillSiloAsync(cluster.Silos.Single(s => s.Name == first));
 
-        var candidate = cluster.GrainFactory.GetGrain<ICandidateGrain>(key);
-        CandidateView view;
-        while ((view = await candidate.Get()).Stage is not (CandidateStage.Measuring or CandidateStage.Failed) && DateTime.UtcNow < deadline)
-            await Task.Delay(250);
-        Assert.True(view.Stage == CandidateStage.Measuring, $"stage {view.Stage}: {string.Join("; ", view.Errors)}");
+        var view = await SiloTestCluster.WaitFor(cluster.GrainFactory.GetGrain<ICandidateGrain>(key), CandidateStage.Measuring);
 
         job = await queue.Get(jobId);
         Assert.Equal(JobStatus.Completed, job!.Status);

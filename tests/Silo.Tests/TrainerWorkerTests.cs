@@ -1,5 +1,5 @@
-using System.Security.Cryptography;
 using Orleans.TestingHost;
+using System.Security.Cryptography;
 using SrMobile.Contracts;
 using SrMobile.Grains;
 using SrMobile.Grains.Placement;
@@ -19,39 +19,9 @@ public class TrainerWorkerTests
     public async Task One_embedded_silo_takes_a_candidate_through_training_ptq_and_measurement_onto_the_pareto_front()
     {
         using var work = TestData.NewTemporaryFolder();
-        var builder = new TestClusterBuilder { Options = { InitialSilosCount = 1 } };
-        builder.Properties["Test:StateFolder"] = work.File("state");
-        builder.Properties["SrMobile:Trainer:WorkFolder"] = work.File("work");
-        builder.Properties["SrMobile:Trainer:Threads"] = "1";
-        builder.Properties["SrMobile:Trainer:PollInterval"] = "00:00:00.2";
-        builder.Properties["SrMobile:Trainer:HeartbeatInterval"] = "00:00:00.5";
-        builder.Properties["SrMobile:Device:PollInterval"] = "00:00:00.2";
-        builder.AddSiloBuilderConfigurator<EmbeddedSilo>();
-        await using var cluster = builder.Build();
-        await cluster.DeployAsync();
-
-        var spec = $$"""
-            name: tiny
-            scales: [3]
-            depths: [1]
-            widths: [6]
-            quantization: [{kind: ptq, calibration_images: 2}]
-            training: {iterations: 40, batch_size: 4, patch_size: 24, lr: 2.0e-3}
-            datasets: {train: "{{TestData.Samples}}", validation: "{{Path.Combine(TestData.RepositoryRoot, "samples", "test")}}"}
-            devices: [local]
-            protocol: {input: 36x64, warmup: 1, min_runs: 3, min_seconds: 0}
-            """;
-        var submitted = await cluster.GrainFactory.GetGrain<ISearchGrain>("tiny").Submit(spec);
-        Assert.True(submitted.Accepted, string.Join("; ", submitted.Errors));
-        var (parsed, _) = SearchSpecReader.Parse(spec);
-        var key = SearchGrain.Expand(parsed!).Single().Key;
-        var candidate = cluster.GrainFactory.GetGrain<ICandidateGrain>(key);
-
-        var deadline = DateTime.UtcNow.AddMinutes(8);
-        CandidateView view;
-        while ((view = await candidate.Get()).Stage is not (CandidateStage.Done or CandidateStage.Failed) && DateTime.UtcNow < deadline)
-            await Task.Delay(250);
-        Assert.True(view.Stage == CandidateStage.Done, $"stage {view.Stage}: {string.Join("; ", view.Errors)}");
+        await using var cluster = await SiloTestCluster.Start<EmbeddedSilo>(work, 1, ("SrMobile:Trainer:HeartbeatInterval", "00:00:00.5"));
+        var key = await SiloTestCluster.SubmitOneCandidate(cluster, "tiny", 1, 6, "{iterations: 40, batch_size: 4, patch_size: 24, lr: 2.0e-3}");
+        var view = await SiloTestCluster.WaitFor(cluster.GrainFactory.GetGrain<ICandidateGrain>(key), CandidateStage.Done);
 
         var trained = view.Trained!;
         Assert.Equal(40, trained.Iterations);

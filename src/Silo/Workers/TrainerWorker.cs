@@ -87,8 +87,10 @@ public sealed class TrainerWorker(IGrainFactory grains, IOptions<TrainerOptions>
         {
             Log.LogWarning("stopped {Candidate}: the lease was lost or the silo is stopping; its checkpoints stay for the next attempt", lease.Payload);
         }
-        catch (Exception e)
+        catch (Exception e) when (!stoppingToken.IsCancellationRequested)
         {
+            // Only a failure of the work itself fails the candidate; a silo going down mid-run is not one (the lease
+            // expires and another trainer resumes the job).
             Log.LogError(e, "training {Candidate} failed", lease.Payload);
             await queue.Fail(lease.LeaseId, e.Message, retry: false);
             await candidate.MoveTo(CandidateStage.Failed, e.Message);

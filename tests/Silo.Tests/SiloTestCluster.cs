@@ -1,0 +1,58 @@
+using Orleans.TestingHost;
+using SrMobile.Contracts;
+using SrMobile.Grains;
+using SrMobile.Tests;
+
+namespace SrMobile.Silo.Tests;
+
+/// <summary>Shared setup of the silo tests: a TestingHost cluster with fast polling and one tiny submitted search.</summary>
+internal static class SiloTestCluster
+{
+    public static async Task<TestCluster> Start<TConfigurator>(TemporaryFolder work, int silos, params (string Key, string Value)[] settings)
+        where TConfigurator : ISiloConfigurator, new()
+    {
+        var builder = new TestClusterBuilder { Options = { InitialSilosCount = (short)silos } };
+        builder.Properties["Test:StateFolder"] = work.File("state");
+        builder.Properties["SrMobile:Trainer:WorkFolder"] = work.File("work");
+        builder.Properties["SrMobile:Trainer:Threads"] = "1";
+        builder.Properties["SrMobile:Trainer:PollInterval"] = "00:00:00.2";
+        builder.Properties["SrMobile:Device:PollInterval"] = "00:00:00.2";
+        foreach (var (key, value) in settings)
+            builder.Properties[key] = value;
+        builder.AddSiloBuilderConfigurator<TConfigurator>();
+        var cluster = builder.Build();
+        await cluster.DeployAsync();
+        return cluster;
+    }
+
+    /// <summary>Submits a one-candidate ×3 search on the bundled photos and returns the candidate's key.</summary>
+    public static async Task<string> SubmitOneCandidate(TestCluster cluster, string name, int depth, int width, string training)
+    {
+        var spec = $$"""
+            name: {{name}}
+            scales: [3]
+            depths: [{{depth}}]
+            widths: [{{width}}]
+            quantization: [{kind: ptq, calibration_images: 2}]
+            training: {{training}}
+            datasets: {train: "{{TestData.Samples}}", validation: "{{Path.Combine(TestData.RepositoryRoot, "samples", "test")}}"}
+            devices: [local]
+            protocol: {input: 36x64, warmup: 1, min_runs: 3, min_seconds: 0}
+            """;
+        var submitted = await cluster.GrainFactory.GetGrain<ISearchGrain>(name).Submit(spec);
+        Assert.True(submitted.Accepted, string.Join("; ", submitted.Errors));
+        var (parsed, _) = SearchSpecReader.Parse(spec);
+        return SearchGrain.Expand(parsed!).Single().Key;
+    }
+
+    /// <summary>Polls the candidate until it reaches <paramref name="stage"/> (or fails), within a deadline generous for a loaded CI machine.</summary>
+    public static async Task<CandidateView> WaitFor(ICandidateGrain candidate, CandidateStage stage)
+    {
+        var deadline = DateTime.UtcNow.AddMinutes(8);
+        CandidateView view;
+        while ((view = await candidate.Get()).Stage != stage && view.Stage != CandidateStage.Failed && DateTime.UtcNow < deadline)
+            await Task.Delay(250);
+        Assert.True(view.Stage == stage, $"stage {view.Stage}: {string.Join("; ", view.Errors)}");
+        return view;
+    }
+}
