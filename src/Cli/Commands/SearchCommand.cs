@@ -58,7 +58,9 @@ public static class SearchCommand
     {
         var builder = Host.CreateApplicationBuilder();
         builder.Logging.ClearProviders();
-        builder.Logging.AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace).SetMinimumLevel(LogLevel.Warning);
+        // Our own warnings show; Orleans' start-up advice (GC mode, the spurious watchdog warning) would bury the progress.
+        builder.Logging.AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace).SetMinimumLevel(LogLevel.Warning)
+            .AddFilter("Orleans", LogLevel.Error).AddFilter("Microsoft.Orleans", LogLevel.Error);
         builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
         {
             ["SrMobile:Trainer:WorkFolder"] = Path.Combine(root, "work"),
