@@ -90,7 +90,14 @@ public sealed class SrEngine : IDisposable
             case "cpu":
                 break;
             case "xnnpack":
-                sessionOptions.AppendExecutionProvider("XNNPACK", new Dictionary<string, string> { ["intra_op_num_threads"] = options.Threads.ToString() });
+                try
+                {
+                    sessionOptions.AppendExecutionProvider("XNNPACK", new Dictionary<string, string> { ["intra_op_num_threads"] = options.Threads.ToString() });
+                }
+                catch (OnnxRuntimeException e)
+                {
+                    throw new BadInputException($"--provider xnnpack: this ONNX Runtime build has no XNNPACK execution provider ({e.Message})", e);
+                }
                 break;
             default:
                 throw new BadInputException($"--provider must be cpu or xnnpack, not '{options.Provider}'");
