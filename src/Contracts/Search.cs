@@ -111,6 +111,9 @@ public interface ISearchGrain : IGrainWithStringKey
 
     Task<SearchStatus> Status();
 
+    /// <summary>The submitted spec; null before a successful submit.</summary>
+    Task<SearchSpec?> Spec();
+
     /// <summary>Cancels every candidate that has not finished.</summary>
     Task Cancel();
 }

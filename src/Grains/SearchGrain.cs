@@ -51,6 +51,9 @@ public sealed class SearchGrain(
         return new SearchStatus(this.GetPrimaryKeyString(), state.State.SpecHash is not null, state.State.Cancelled, stages);
     }
 
+    public Task<SearchSpec?> Spec() =>
+        Task.FromResult(state.State.SpecText is { } text ? SearchSpecReader.Parse(text).Spec : null);
+
     public async Task Cancel()
     {
         state.State.Cancelled = true;

@@ -12,15 +12,18 @@ public static class SiloHostingExtensions
 {
     /// <summary>
     /// The SrMobile silo from configuration: <c>SrMobile:Roles</c> (coordinator, trainer, device; default all),
-    /// <c>SrMobile:DataFolder</c> (durable grain state; default .srmobile/state), localhost clustering on one machine.
+    /// <c>SrMobile:DataFolder</c> (durable grain state; default .srmobile/state), localhost clustering on one machine
+    /// (<c>SrMobile:SiloPort</c> 11111, <c>SrMobile:GatewayPort</c> 30000: <c>srmobile search … --cluster 127.0.0.1:30000</c>).
     /// </summary>
     public static IHostApplicationBuilder AddSrMobileSilo(this IHostApplicationBuilder builder)
     {
         var roles = builder.Configuration.GetSection("SrMobile:Roles").Get<string[]>() ?? [SiloRoles.Coordinator, SiloRoles.Trainer, SiloRoles.Device];
         var dataFolder = builder.Configuration["SrMobile:DataFolder"] ?? Path.Combine(Environment.CurrentDirectory, ".srmobile", "state");
+        var siloPort = builder.Configuration.GetValue("SrMobile:SiloPort", 11111);
+        var gatewayPort = builder.Configuration.GetValue("SrMobile:GatewayPort", 30000);
         builder.UseOrleans(silo =>
         {
-            silo.UseLocalhostClustering();
+            silo.UseLocalhostClustering(siloPort, gatewayPort);
             silo.AddSrMobileRoles(builder.Configuration, roles, dataFolder);
         });
         return builder;

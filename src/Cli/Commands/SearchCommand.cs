@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using System.Text.Json;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -51,7 +52,139 @@ public static class SearchCommand
             return 0;
         }));
         command.Subcommands.Add(run);
+        command.Subcommands.Add(Submit(console));
+        command.Subcommands.Add(Status(console));
+        command.Subcommands.Add(Pareto(console));
+        command.Subcommands.Add(Cancel(console));
         return command;
+    }
+
+    private static readonly JsonSerializerOptions Json = new() { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
+
+    private static Option<string> ClusterOption() => new("--cluster")
+    {
+        Description = "Gateway of a running cluster, host:port (srmobile-silo listens on 127.0.0.1:30000)",
+        DefaultValueFactory = _ => "127.0.0.1:30000",
+    };
+
+    private static Command Submit(CliConsole console)
+    {
+        var spec = new Argument<FileInfo>("spec");
+        var cluster = ClusterOption();
+        var json = new Option<bool>("--json");
+        var command = new Command("submit", "Validate a spec and submit it to a running cluster (submitting it again is a no-op).") { spec, cluster, json };
+        command.SetAction((parse, cancellation) => SrMobileCommand.Guard(console, () => WithCluster(parse.GetValue(cluster)!, cancellation, async grains =>
+        {
+            var path = parse.GetValue(spec)!.FullName;
+            var text = InputFile.ReadText(path, "search spec");
+            var (parsed, errors) = SearchSpecReader.Parse(text);
+            if (parsed is null)
+                throw new BadInputException($"{path}: the spec has {errors.Count} problem(s):\n  " + string.Join("\n  ", errors));
+            var result = await grains.GetGrain<ISearchGrain>(parsed.Name).Submit(text);
+            if (!result.Accepted)
+                throw new BadInputException($"{path}: " + string.Join("; ", result.Errors));
+            console.Out.WriteLine(parse.GetValue(json)
+                ? JsonSerializer.Serialize(new { name = parsed.Name, result.Created, result.Candidates }, Json)
+                : $"search '{parsed.Name}': {result.Candidates} candidates{(result.Created ? "" : " (already submitted)")}");
+            return 0;
+        })));
+        return command;
+    }
+
+    private static Command Status(CliConsole console)
+    {
+        var name = new Argument<string>("name");
+        var cluster = ClusterOption();
+        var json = new Option<bool>("--json");
+        var command = new Command("status", "Candidates by stage.") { name, cluster, json };
+        command.SetAction((parse, cancellation) => SrMobileCommand.Guard(console, () => WithCluster(parse.GetValue(cluster)!, cancellation, async grains =>
+        {
+            var status = await grains.GetGrain<ISearchGrain>(parse.GetValue(name)!).Status();
+            if (!status.Submitted)
+                throw new BadInputException($"no search named '{status.Name}' on this cluster");
+            var stages = Enum.GetValues<CandidateStage>().ToDictionary(s => s.ToString().ToLowerInvariant(), s => status.Stages.GetValueOrDefault(s));
+            console.Out.WriteLine(parse.GetValue(json)
+                ? JsonSerializer.Serialize(new { name = status.Name, cancelled = status.Cancelled, stages }, Json)
+                : $"{status.Name}{(status.Cancelled ? " (cancelled)" : "")}: " + string.Join(", ", stages.Select(s => $"{s.Key} {s.Value}")));
+            return 0;
+        })));
+        return command;
+    }
+
+    private static Command Pareto(CliConsole console)
+    {
+        var name = new Argument<string>("name");
+        var cluster = ClusterOption();
+        var csv = new Option<FileInfo?>("--csv") { Description = "Also write every front as CSV (scale, device, candidate, psnr, median_ms, mai_score)" };
+        var json = new Option<bool>("--json");
+        var command = new Command("pareto", "The Pareto front per scale and device key.") { name, cluster, csv, json };
+        command.SetAction((parse, cancellation) => SrMobileCommand.Guard(console, () => WithCluster(parse.GetValue(cluster)!, cancellation, async grains =>
+        {
+            var spec = await grains.GetGrain<ISearchGrain>(parse.GetValue(name)!).Spec()
+                ?? throw new BadInputException($"no search named '{parse.GetValue(name)}' on this cluster");
+            var fronts = new List<(int Scale, string Device, ParetoFrontView View)>();
+            foreach (var scale in spec.Scales)
+                foreach (var device in spec.Devices)
+                    fronts.Add((scale, device, await grains.GetGrain<IParetoGrain>($"{spec.Name}/x{scale}/{device}").Get()));
+            if (parse.GetValue(csv) is { } file)
+            {
+                var lines = new List<string> { "scale,device,candidate,psnr,median_ms,mai_score" };
+                lines.AddRange(fronts.SelectMany(f => f.View.Front.Select(p => string.Create(CultureInfo.InvariantCulture,
+                    $"{f.Scale},{f.Device},{p.CandidateKey},{p.Psnr:R},{p.MedianMs:R},{ParetoMath.MaiScore(p.Psnr, p.MedianMs):R}"))));
+                await File.WriteAllLinesAsync(file.FullName, lines, cancellation);
+            }
+            if (parse.GetValue(json))
+                console.Out.WriteLine(JsonSerializer.Serialize(fronts.Select(f => new { f.Scale, f.Device, front = f.View.Front, hypervolume = f.View.History.LastOrDefault()?.Hypervolume ?? 0 }), Json));
+            else
+                await PrintFronts(console.Out, grains, spec);
+            return 0;
+        })));
+        return command;
+    }
+
+    private static Command Cancel(CliConsole console)
+    {
+        var name = new Argument<string>("name");
+        var cluster = ClusterOption();
+        var command = new Command("cancel", "Cancel every unfinished candidate of a search.") { name, cluster };
+        command.SetAction((parse, cancellation) => SrMobileCommand.Guard(console, () => WithCluster(parse.GetValue(cluster)!, cancellation, async grains =>
+        {
+            var search = grains.GetGrain<ISearchGrain>(parse.GetValue(name)!);
+            if (!(await search.Status()).Submitted)
+                throw new BadInputException($"no search named '{parse.GetValue(name)}' on this cluster");
+            await search.Cancel();
+            console.Out.WriteLine($"search '{parse.GetValue(name)}' cancelled");
+            return 0;
+        })));
+        return command;
+    }
+
+    /// <summary>Connects an Orleans client to the gateway, runs <paramref name="body"/>, disconnects.</summary>
+    private static async Task<int> WithCluster(string endpoint, CancellationToken cancellation, Func<IGrainFactory, Task<int>> body)
+    {
+        var parts = endpoint.Split(':');
+        if (parts.Length != 2 || !System.Net.IPAddress.TryParse(parts[0] == "localhost" ? "127.0.0.1" : parts[0], out var address) || !int.TryParse(parts[1], out var port))
+            throw new BadInputException($"--cluster must be host:port with an IP address, e.g. 127.0.0.1:30000, not '{endpoint}'");
+        var builder = Host.CreateApplicationBuilder();
+        builder.Logging.ClearProviders();
+        builder.UseOrleansClient(client => client.UseStaticClustering(new System.Net.IPEndPoint(address, port)));
+        using var host = builder.Build();
+        try
+        {
+            await host.StartAsync(cancellation);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            throw new BadInputException($"--cluster {endpoint}: cannot connect ({e.Message})", e);
+        }
+        try
+        {
+            return await body(host.Services.GetRequiredService<IClusterClient>());
+        }
+        finally
+        {
+            await host.StopAsync(CancellationToken.None);
+        }
     }
 
     private static IHost EmbeddedCluster(string root, int threads)

@@ -1,0 +1,72 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Text.Json;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using SrMobile.Silo;
+using SrMobile.Tests;
+
+namespace SrMobile.Cli.Tests;
+
+public class SearchClusterCommandTests
+{
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    [Fact]
+    public async Task Submit_status_pareto_and_cancel_talk_to_a_running_silo()
+    {
+        using var work = TestData.NewTemporaryFolder();
+        var gateway = FreePort();
+        var builder = Host.CreateApplicationBuilder();
+        builder.Logging.ClearProviders();
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["SrMobile:Roles:0"] = "coordinator", // no workers: the candidates stay queued until cancelled
+            ["SrMobile:DataFolder"] = work.File("state"),
+            ["SrMobile:SiloPort"] = FreePort().ToString(),
+            ["SrMobile:GatewayPort"] = gateway.ToString(),
+        });
+        builder.AddSrMobileSilo();
+        using var silo = builder.Build();
+        await silo.StartAsync();
+        try
+        {
+            var cluster = $"127.0.0.1:{gateway}";
+            File.WriteAllText(work.File("spec.json"), """
+                {"name": "remote", "scales": [2, 3], "depths": [1], "widths": [4], "quantization": [{"kind": "ptq"}],
+                 "datasets": {"train": "t"}, "devices": ["local", "tv"]}
+                """);
+            var submit = await CliRunner.Run("search", "submit", work.File("spec.json"), "--cluster", cluster, "--json");
+            Assert.True(submit.ExitCode == 0, submit.Error);
+            Assert.Equal(2, JsonDocument.Parse(submit.Out).RootElement.GetProperty("candidates").GetInt32());
+            var again = await CliRunner.Run("search", "submit", work.File("spec.json"), "--cluster", cluster);
+            Assert.Contains("already submitted", again.Out);
+
+            var status = await CliRunner.Run("search", "status", "remote", "--cluster", cluster, "--json");
+            Assert.Equal(2, JsonDocument.Parse(status.Out).RootElement.GetProperty("stages").GetProperty("queued").GetInt32());
+
+            var pareto = await CliRunner.Run("search", "pareto", "remote", "--cluster", cluster, "--csv", work.File("front.csv"));
+            Assert.True(pareto.ExitCode == 0, pareto.Error);
+            Assert.Contains("Pareto front x2 on tv: 0 of 0 candidates", pareto.Out);
+            Assert.Equal(["scale,device,candidate,psnr,median_ms,mai_score"], File.ReadAllLines(work.File("front.csv")));
+
+            Assert.Equal(0, (await CliRunner.Run("search", "cancel", "remote", "--cluster", cluster)).ExitCode);
+            status = await CliRunner.Run("search", "status", "remote", "--cluster", cluster, "--json");
+            Assert.Equal(2, JsonDocument.Parse(status.Out).RootElement.GetProperty("stages").GetProperty("cancelled").GetInt32());
+
+            var unknown = await CliRunner.Run("search", "status", "nope", "--cluster", cluster);
+            Assert.Equal(SrMobileCommand.BadInput, unknown.ExitCode);
+            Assert.Contains("no search named 'nope'", unknown.Error);
+        }
+        finally
+        {
+            await silo.StopAsync();
+        }
+    }
+}
