@@ -45,7 +45,8 @@ public sealed class AbpnTrainer(TrainingOptions options, ExperimentPaths paths, 
 
         NativeAllocator.Tune();
         var device = cuda.is_available() ? CUDA : CPU;
-        if (device.type == DeviceType.CPU && Options.Threads > 0)
+        // Resizing libtorch's thread pool while another trainer in the process computes is not safe: only when needed.
+        if (device.type == DeviceType.CPU && Options.Threads > 0 && get_num_threads() != Options.Threads)
             set_num_threads(Options.Threads);
         var qatSource = Options.QatFrom is { } from && checkpoint is null ? LoadQatSource(from) : null;
         // The conv-path scales belong to the weights: a resumed run keeps its checkpoint's, QAT its source's.
