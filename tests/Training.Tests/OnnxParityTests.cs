@@ -62,7 +62,7 @@ public class OnnxParityTests(TrainedModel trained) : IClassFixture<TrainedModel>
         {
             using var scope = NewDisposeScope();
             using var _ = no_grad();
-            var input = Calibration.ToTensor(image);
+            var input = SuperResolver.ToTensor(image);
             var expected = network.forward(input).data<float>().ToArray();
             using var value = OrtValue.CreateTensorValueFromMemory(input.data<float>().ToArray(), input.shape);
             using var outputs = session.Run(new RunOptions(), [AbpnOnnxWriter.InputName], [value], [AbpnOnnxWriter.OutputName]);
@@ -81,7 +81,7 @@ public class OnnxParityTests(TrainedModel trained) : IClassFixture<TrainedModel>
         using var network = AbpnNetwork.FromCheckpoint(trained.Checkpoint);
         var (path, ranges) = WritePtqModel($"int8-{activations}.onnx", network, trained.Images, activations);
         using var engine = SrEngine.Load(path);
-        AssertMatchesOrt(image => network.QuantizedForward(Calibration.ToTensor(image), ranges, activations), engine, trained.Images);
+        AssertMatchesOrt(image => network.QuantizedForward(SuperResolver.ToTensor(image), ranges, activations), engine, trained.Images);
     }
 
     /// <summary>Min/max PTQ of the trained model on <paramref name="calibration"/>, written as a QDQ int8 model.</summary>
@@ -170,7 +170,7 @@ public class OnnxParityTests(TrainedModel trained) : IClassFixture<TrainedModel>
         using var network = AbpnNetwork.FromCheckpoint(qat);
         network.eval();
         using var engine = SrEngine.Load(path);
-        AssertMatchesOrt(image => network.forward(Calibration.ToTensor(image)), engine, trained.Images.Take(3));
+        AssertMatchesOrt(image => network.forward(SuperResolver.ToTensor(image)), engine, trained.Images.Take(3));
     }
 
     [Fact]

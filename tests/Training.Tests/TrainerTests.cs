@@ -100,7 +100,7 @@ public class TrainerTests
         using var work = TestData.NewTemporaryFolder();
         var paths = new ExperimentPaths(work.Path, "cancel");
         using var cancel = new CancellationTokenSource();
-        var progress = new SynchronousProgress(p =>
+        var progress = new InlineProgress<TrainingProgress>(p =>
         {
             if (p.Iteration == 15)
                 cancel.Cancel();
@@ -127,10 +127,5 @@ public class TrainerTests
                 for (var c = 0; c < low.Channels; c++)
                     result[y, x, c] = low[y / scale, x / scale, c];
         return result;
-    }
-
-    private sealed class SynchronousProgress(Action<TrainingProgress> report) : IProgress<TrainingProgress>
-    {
-        public void Report(TrainingProgress value) => report(value);
     }
 }

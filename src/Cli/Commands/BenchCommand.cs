@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
+using SrMobile.Training;
 using SrMobile.Engine.Imaging;
 using SrMobile.Engine.Models;
 using SrMobile.Engine.Onnx;

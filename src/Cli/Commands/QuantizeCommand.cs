@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using SrMobile.Training;
 using SrMobile.Engine;
 using SrMobile.Engine.Imaging;
 using SrMobile.Engine.Onnx;

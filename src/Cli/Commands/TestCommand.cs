@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
+using SrMobile.Training;
 using SrMobile.Engine;
 using SrMobile.Engine.Evaluation;
 using SrMobile.Engine.Metrics;

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using SrMobile.Training;
 using SrMobile.Training.Data;
 using SrMobile.Training.Options;
 using SrMobile.Training.Trainer;
@@ -85,10 +86,4 @@ public static class TrainCommand
 
     private static string Describe(TrainingProgress p) => string.Create(CultureInfo.InvariantCulture,
         $"loss {p.Loss:F3} lr {p.LearningRate:G3}{(p.LastValidation?.TryGetValue(Metrics.PsnrY, out var psnr) == true ? $" val {psnr:F2} dB" : "")}");
-}
-
-/// <summary>Reports on the caller's thread (Progress&lt;T&gt; would post to the thread pool and reorder updates).</summary>
-public sealed class InlineProgress<T>(Action<T> report) : IProgress<T>
-{
-    public void Report(T value) => report(value);
 }

@@ -6,6 +6,7 @@ using SrMobile.Engine.Imaging;
 using SrMobile.Engine.Metrics;
 using SrMobile.Engine.Models;
 using SrMobile.Engine.Onnx;
+using SrMobile.Training;
 using SrMobile.Training.Data;
 using SrMobile.Training.Network;
 using SrMobile.Training.Quantization;
@@ -99,7 +100,7 @@ public sealed class CandidatePipeline(string workFolder, int threads)
         var done = File.Exists(paths.LastCheckpoint) && AbpnCheckpoint.Load(paths.LastCheckpoint).Metadata.Iteration >= options.Iterations;
         if (!done)
         {
-            var result = new AbpnTrainer(options, paths, loader).Run(paths.Exists, new Reporter(progress), cancellation);
+            var result = new AbpnTrainer(options, paths, loader).Run(paths.Exists, new InlineProgress<TrainingProgress>(progress), cancellation);
             cancellation.ThrowIfCancellationRequested();
             if (!result.Completed)
                 throw new InvalidOperationException($"training stopped early: {result.StopReason}");
@@ -111,10 +112,5 @@ public sealed class CandidatePipeline(string workFolder, int threads)
     {
         using var file = File.OpenRead(path);
         return new Artifact(kind, new Uri(Path.GetFullPath(path)).AbsoluteUri, Convert.ToHexString(SHA256.HashData(file)).ToLowerInvariant(), file.Length);
-    }
-
-    private sealed class Reporter(Action<TrainingProgress> report) : IProgress<TrainingProgress>
-    {
-        public void Report(TrainingProgress value) => report(value);
     }
 }

@@ -6,6 +6,7 @@ using SrMobile.Contracts;
 using SrMobile.Grains;
 
 using SrMobile.Silo.Training;
+using SrMobile.Training.Trainer;
 
 namespace SrMobile.Silo.Workers;
 
@@ -55,7 +56,7 @@ public sealed class TrainerWorker(IGrainFactory grains, IOptions<TrainerOptions>
         var clock = Stopwatch.StartNew();
         var lastBeat = TimeSpan.Zero;
         var stage = "training";
-        void Report(string newStage, TrainingProgressView? progress)
+        void Report(string newStage, TrainingProgress? progress)
         {
             if (newStage != stage)
             {
@@ -66,7 +67,8 @@ public sealed class TrainerWorker(IGrainFactory grains, IOptions<TrainerOptions>
             if (clock.Elapsed - lastBeat < settings.HeartbeatInterval && progress is not null)
                 return;
             lastBeat = clock.Elapsed;
-            var beat = new JobProgress(stage, progress?.Iteration ?? 0, progress is { Loss: var l } && double.IsFinite(l) ? l : 0, progress?.ValidationPsnr);
+            var beat = new JobProgress(stage, progress?.Iteration ?? 0, progress is { Loss: var l } && double.IsFinite(l) ? l : 0,
+                progress?.LastValidation?.GetValueOrDefault(Metrics.PsnrY));
             if (!queue.Renew(lease.LeaseId, beat).GetAwaiter().GetResult().Accepted)
                 leaseLost.Cancel();
         }
@@ -74,8 +76,7 @@ public sealed class TrainerWorker(IGrainFactory grains, IOptions<TrainerOptions>
         try
         {
             var pipeline = new CandidatePipeline(settings.WorkFolder, settings.Threads);
-            var result = await Task.Run(() => pipeline.Run(view.Spec, (s, p) => Report(s, p is null ? null : new TrainingProgressView(p.Iteration, p.Loss,
-                p.LastValidation?.GetValueOrDefault(SrMobile.Training.Trainer.Metrics.PsnrY))), leaseLost.Token), CancellationToken.None);
+            var result = await Task.Run(() => pipeline.Run(view.Spec, Report, leaseLost.Token), CancellationToken.None);
             if (stage != "quantizing")
                 await candidate.MoveTo(CandidateStage.Quantizing);
             await candidate.RecordTrained(result);
@@ -97,6 +98,3 @@ public sealed class TrainerWorker(IGrainFactory grains, IOptions<TrainerOptions>
         }
     }
 }
-
-/// <summary>The part of a trainer's progress a heartbeat carries.</summary>
-public sealed record TrainingProgressView(long Iteration, double Loss, double? ValidationPsnr);

@@ -72,22 +72,9 @@ public static class Calibration
         for (var n = 0; n < images.Count; n++)
         {
             using var scope = NewDisposeScope();
-            network.Forward(ToTensor(images[n].ToRgb()).to(device), observe);
+            network.Forward(Trainer.SuperResolver.ToTensor(images[n].ToRgb()).to(device), observe);
             progress?.Report((offset + n + 1, 2 * images.Count));
         }
-    }
-
-    public static Tensor ToTensor(Image8 rgb)
-    {
-        var plane = rgb.Width * rgb.Height;
-        var values = new float[3 * plane];
-        for (var i = 0; i < plane; i++)
-        {
-            values[i] = rgb.Pixels[3 * i];
-            values[i + plane] = rgb.Pixels[(3 * i) + 1];
-            values[i + (2 * plane)] = rgb.Pixels[(3 * i) + 2];
-        }
-        return tensor(values, [1, 3, rgb.Height, rgb.Width]);
     }
 
     /// <summary>The values between the <paramref name="percent"/> and 100 − percent points (0 stays inside).</summary>

@@ -65,7 +65,6 @@ public sealed class AbpnTrainer(TrainingOptions options, ExperimentPaths paths, 
         using var optimizer = optim.Adam(network.parameters(), Options.LearningRate, Options.Beta1, Options.Beta2, Options.Epsilon);
         var start = 0L;
         var best = double.NegativeInfinity;
-        IReadOnlyDictionary<string, double>? bestMetrics = null;
         if (checkpoint is not null)
         {
             network.ImportParameters(checkpoint.Parameters);
@@ -79,8 +78,6 @@ public sealed class AbpnTrainer(TrainingOptions options, ExperimentPaths paths, 
             start = checkpoint.Metadata.Iteration;
             if (checkpoint.Metadata.Trainer.TryGetValue("best", out var stored))
                 best = double.Parse(stored, CultureInfo.InvariantCulture);
-            if (File.Exists(paths.BestCheckpoint))
-                bestMetrics = AbpnCheckpoint.Load(paths.BestCheckpoint).Metadata.Metrics;
         }
 
         var record = new TrainingRecord(paths.Record, start);
@@ -130,7 +127,7 @@ public sealed class AbpnTrainer(TrainingOptions options, ExperimentPaths paths, 
                 }
                 var validateNow = Options.ValidateEvery > 0 && iteration % Options.ValidateEvery == 0 && iteration < Options.Iterations;
                 if (validateNow)
-                    (lastMetrics, best, bestMetrics) = Evaluate(network, optimizer, validation, iteration, best, bestMetrics, record, clock.Elapsed, learningRate);
+                    (lastMetrics, best) = Evaluate(network, optimizer, validation, iteration, best, record, clock.Elapsed, learningRate);
 
                 progress?.Report(new TrainingProgress(iteration, Options.Iterations, smoothedLoss, learningRate,
                     (iteration - start) / Math.Max(clock.Elapsed.TotalSeconds, 1e-9), clock.Elapsed, lastMetrics));
@@ -139,10 +136,10 @@ public sealed class AbpnTrainer(TrainingOptions options, ExperimentPaths paths, 
 
         // On Ctrl-C only the checkpoint is written (a full validation could outlast the user's patience).
         if (iteration > start || checkpoint is null)
-            (lastMetrics, best, bestMetrics) = Evaluate(network, optimizer, stopReason == "cancelled" ? null : validation, iteration, best, bestMetrics, record, clock.Elapsed, Options.LearningRateAt(Math.Max(iteration - 1, 0)));
+            (lastMetrics, best) = Evaluate(network, optimizer, stopReason == "cancelled" ? null : validation, iteration, best, record, clock.Elapsed, Options.LearningRateAt(Math.Max(iteration - 1, 0)));
         var rate = (iteration - start) / Math.Max(clock.Elapsed.TotalSeconds, 1e-9);
         Log($"{stopReason} at iteration {iteration} ({rate:F2} steps/s){FormatMetrics(lastMetrics)}");
-        return new TrainingResult(iteration, iteration >= Options.Iterations, stopReason, lastMetrics, bestMetrics, rate);
+        return new TrainingResult(iteration, iteration >= Options.Iterations, stopReason, lastMetrics, rate);
     }
 
     private static double Step(AbpnNetwork network, TorchSharp.Modules.Adam optimizer, PatchBatch batch, Device device)
@@ -157,9 +154,9 @@ public sealed class AbpnTrainer(TrainingOptions options, ExperimentPaths paths, 
         return loss.item<float>();
     }
 
-    private (IReadOnlyDictionary<string, double>?, double, IReadOnlyDictionary<string, double>?) Evaluate(
+    private (IReadOnlyDictionary<string, double>?, double) Evaluate(
         AbpnNetwork network, TorchSharp.Modules.Adam optimizer, IReadOnlyList<TrainingPair>? validation, long iteration,
-        double best, IReadOnlyDictionary<string, double>? bestMetrics, TrainingRecord record, TimeSpan elapsed, double learningRate)
+        double best, TrainingRecord record, TimeSpan elapsed, double learningRate)
     {
         Dictionary<string, double>? metrics = null;
         if (validation is { Count: > 0 })
@@ -170,10 +167,7 @@ public sealed class AbpnTrainer(TrainingOptions options, ExperimentPaths paths, 
         var score = metrics?.GetValueOrDefault(Options.BestMetric, double.NegativeInfinity) ?? double.NegativeInfinity;
         var improved = metrics is not null && score > best;
         if (improved)
-        {
             best = score;
-            bestMetrics = metrics;
-        }
 
         // Last first: if the process dies between the two writes, resume still knows the best score it beat.
         var metadata = network.DescribeCheckpoint(iteration, paths.Name) with
@@ -192,7 +186,7 @@ public sealed class AbpnTrainer(TrainingOptions options, ExperimentPaths paths, 
             new AbpnCheckpoint(metadata, network.ExportParameters()).Save(paths.BestCheckpoint);
         Log($"iteration {iteration}: checkpoint{(improved ? " (new best)" : "")}{FormatMetrics(metrics)}");
         onCheckpoint?.Invoke(iteration, network);
-        return (metrics, best, bestMetrics);
+        return (metrics, best);
     }
 
     /// <summary>Mean PSNR/SSIM of the network on whole validation images, in the Y and the seed's RGB protocol.</summary>

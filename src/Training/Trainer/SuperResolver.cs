@@ -17,15 +17,7 @@ public static class SuperResolver
         var device = network.parameters().First().device;
         using var scope = NewDisposeScope();
         using var _ = no_grad();
-        var planes = new float[3 * rgb.Width * rgb.Height];
-        var plane = rgb.Width * rgb.Height;
-        for (var i = 0; i < plane; i++)
-        {
-            planes[i] = rgb.Pixels[3 * i];
-            planes[i + plane] = rgb.Pixels[(3 * i) + 1];
-            planes[i + (2 * plane)] = rgb.Pixels[(3 * i) + 2];
-        }
-        var input = tensor(planes, [1, 3, rgb.Height, rgb.Width]).to(device);
+        var input = ToTensor(rgb).to(device);
         var output = network.forward(input).cpu().contiguous();
         var values = output.data<float>().ToArray();
         var scale = network.Architecture.Scale;
@@ -47,5 +39,19 @@ public static class SuperResolver
             result[(3 * i) + 2] = MatlabResize.ToByte(values[i + (2 * outPlane)]);
         }
         return new Image8(width, height, 3, result);
+    }
+
+    /// <summary>An RGB image as a 1×3×H×W float tensor of 0..255 values (channel-first, as the network takes it).</summary>
+    public static Tensor ToTensor(Image8 rgb)
+    {
+        var plane = rgb.Width * rgb.Height;
+        var values = new float[3 * plane];
+        for (var i = 0; i < plane; i++)
+        {
+            values[i] = rgb.Pixels[3 * i];
+            values[i + plane] = rgb.Pixels[(3 * i) + 1];
+            values[i + (2 * plane)] = rgb.Pixels[(3 * i) + 2];
+        }
+        return tensor(values, [1, 3, rgb.Height, rgb.Width]);
     }
 }

@@ -8,13 +8,11 @@ public sealed record TrainingProgress(
     double LearningRate,
     double StepsPerSecond,
     TimeSpan Elapsed,
-    IReadOnlyDictionary<string, double>? LastValidation,
-    string? Message = null);
+    IReadOnlyDictionary<string, double>? LastValidation);
 
 public sealed record TrainingResult(
     long Iteration,
     bool Completed,
     string StopReason,
     IReadOnlyDictionary<string, double>? LastValidation,
-    IReadOnlyDictionary<string, double>? BestValidation,
     double StepsPerSecond);
