@@ -1,3 +1,5 @@
+using Orleans.Concurrency;
+
 namespace SrMobile.Contracts;
 
 [GenerateSerializer]
@@ -60,7 +62,8 @@ public sealed record CandidateView(
     [property: Id(3)] IReadOnlyList<string> Errors,
     [property: Id(4)] CandidateSpec? Spec,
     [property: Id(5)] TrainedCandidate? Trained,
-    [property: Id(6)] IReadOnlyList<DeviceMeasurement> Measurements);
+    [property: Id(6)] IReadOnlyList<DeviceMeasurement> Measurements,
+    [property: Id(7)] int Version);
 
 /// <summary>
 /// A candidate's state machine: queued → training → quantizing → measuring → done, with failed and cancelled
@@ -83,6 +86,8 @@ public interface ICandidateGrain : IGrainWithStringKey
     /// <summary>Stores one device's measurement and reports it to that device's Pareto front; done once every device has reported.</summary>
     Task<bool> RecordMeasurement(DeviceMeasurement measurement);
 
+    /// <summary>Interleaved (a read): a search rebuilding its stage counts must not wait on a candidate that is telling it its news.</summary>
+    [AlwaysInterleave]
     Task<CandidateView> Get();
 }
 
@@ -116,4 +121,12 @@ public interface ISearchGrain : IGrainWithStringKey
 
     /// <summary>Cancels every candidate that has not finished.</summary>
     Task Cancel();
+
+    /// <summary>
+    /// A candidate's news: it reached <paramref name="stage"/> at its <paramref name="version"/>-th change (so a
+    /// late message never overwrites a newer one). Interleaved: the search may be waiting on this very candidate
+    /// (cancel, submit), and the update is one dictionary entry.
+    /// </summary>
+    [AlwaysInterleave]
+    Task StageChanged(string candidateKey, CandidateStage stage, int version);
 }

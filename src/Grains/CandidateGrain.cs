@@ -12,6 +12,9 @@ public sealed class CandidateState
     [Id(3)] public List<string> Errors { get; set; } = [];
     [Id(4)] public TrainedCandidate? Trained { get; set; }
     [Id(5)] public Dictionary<string, DeviceMeasurement> Measurements { get; set; } = [];
+
+    /// <summary>How many times the stage changed: orders the news the search receives.</summary>
+    [Id(6)] public int Version { get; set; }
 }
 
 /// <summary>See <see cref="ICandidateGrain"/>. The trainer pool's queue is <see cref="TrainerPool"/>.</summary>
@@ -36,13 +39,14 @@ public sealed class CandidateGrain(
     {
         if (spec.Key != this.GetPrimaryKeyString())
             throw new ArgumentException($"candidate {this.GetPrimaryKeyString()} cannot take the spec of {spec.Key}");
-        if (state.State.Spec is not null)
-            return;
-        state.State.Spec = spec;
-        state.State.Stage = CandidateStage.Queued;
-        await state.WriteStateAsync();
-        // Enqueue is idempotent per job id, so a crash between the two writes is repaired by the next Initialize.
-        await GrainFactory.GetGrain<IWorkQueueGrain>(TrainerPool).Enqueue(new WorkItem(spec.TrainingJobId, spec.Priority, spec.Key));
+        if (state.State.Spec is null)
+        {
+            state.State.Spec = spec;
+            await Persist(CandidateStage.Queued);
+        }
+        // Enqueue is idempotent per job id: a second Initialize repairs a crash between the two writes.
+        if (state.State.Stage == CandidateStage.Queued)
+            await GrainFactory.GetGrain<IWorkQueueGrain>(TrainerPool).Enqueue(new WorkItem(spec.TrainingJobId, spec.Priority, spec.Key));
     }
 
     public async Task<bool> MoveTo(CandidateStage stage, string? error = null)
@@ -53,8 +57,7 @@ public sealed class CandidateGrain(
             state.State.Attempts++;
         if (error is not null)
             state.State.Errors.Add($"{state.State.Stage} → {stage}: {error}");
-        state.State.Stage = stage;
-        await state.WriteStateAsync();
+        await Persist(stage);
         return true;
     }
 
@@ -63,8 +66,7 @@ public sealed class CandidateGrain(
         if (state.State.Stage != CandidateStage.Quantizing)
             return false;
         state.State.Trained = result;
-        state.State.Stage = CandidateStage.Measuring;
-        await state.WriteStateAsync();
+        await Persist(CandidateStage.Measuring);
         var spec = state.State.Spec!;
         await Task.WhenAll(spec.Devices.Select(device =>
             GrainFactory.GetGrain<IWorkQueueGrain>(CandidateSpec.DevicePool(device)).Enqueue(new WorkItem(spec.MeasurementJobId(device), spec.Priority, spec.Key))));
@@ -79,14 +81,32 @@ public sealed class CandidateGrain(
         if (!double.IsFinite(measurement.MedianMs) || measurement.MedianMs <= 0 || !double.IsFinite(measurement.Psnr) || measurement.Psnr <= 0)
             return false;
         state.State.Measurements[measurement.Device] = measurement;
-        if (spec.Devices.All(state.State.Measurements.ContainsKey))
-            state.State.Stage = CandidateStage.Done;
-        await state.WriteStateAsync();
+        await Persist(spec.Devices.All(state.State.Measurements.ContainsKey) ? CandidateStage.Done : CandidateStage.Measuring);
         await GrainFactory.GetGrain<IParetoGrain>(spec.ParetoKey(measurement.Device)).Report(new ParetoPoint(spec.Key, measurement.Psnr, measurement.MedianMs));
         return true;
     }
 
     public Task<CandidateView> Get() => Task.FromResult(new CandidateView(
         this.GetPrimaryKeyString(), state.State.Stage, state.State.Attempts, [.. state.State.Errors], state.State.Spec, state.State.Trained,
-        [.. state.State.Measurements.Values]));
+        [.. state.State.Measurements.Values], state.State.Version));
+
+    /// <summary>Stores the state at <paramref name="stage"/>, then tells the search; a failed write deactivates, so memory never runs ahead of storage.</summary>
+    private async Task Persist(CandidateStage stage)
+    {
+        var changed = stage != state.State.Stage || state.State.Version == 0;
+        state.State.Stage = stage;
+        if (changed)
+            state.State.Version++;
+        try
+        {
+            await state.WriteStateAsync();
+        }
+        catch
+        {
+            DeactivateOnIdle();
+            throw;
+        }
+        if (changed)
+            await GrainFactory.GetGrain<ISearchGrain>(state.State.Spec!.SearchName).StageChanged(this.GetPrimaryKeyString(), stage, state.State.Version);
+    }
 }

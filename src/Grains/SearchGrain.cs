@@ -14,11 +14,27 @@ public sealed class SearchState
     [Id(3)] public bool Cancelled { get; set; }
 }
 
-/// <summary>See <see cref="ISearchGrain"/>.</summary>
+/// <summary>
+/// See <see cref="ISearchGrain"/>. Stage counts come from an in-memory map that candidates keep current (their
+/// <see cref="ISearchGrain.StageChanged"/> news), built from the candidates themselves on activation, so a status
+/// of a 10,000-candidate search is one dictionary pass, not 10,000 calls.
+/// </summary>
 [SiloRole(SiloRoles.Coordinator)]
 public sealed class SearchGrain(
     [PersistentState("search", WorkQueueGrain.StorageName)] IPersistentState<SearchState> state) : Grain, ISearchGrain
 {
+    private readonly Dictionary<string, (CandidateStage Stage, int Version)> stages = [];
+
+    public override async Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        foreach (var batch in state.State.Candidates.Chunk(1000))
+        {
+            var views = await Task.WhenAll(batch.Select(key => GrainFactory.GetGrain<ICandidateGrain>(key).Get()));
+            foreach (var view in views)
+                Track(view.Key, view.Stage, view.Version);
+        }
+    }
+
     public async Task<SubmitResult> Submit(string specText)
     {
         var (spec, errors) = SearchSpecReader.Parse(specText);
@@ -44,11 +60,22 @@ public sealed class SearchGrain(
         return new SubmitResult(true, created, candidates.Count, []);
     }
 
-    public async Task<SearchStatus> Status()
+    public Task<SearchStatus> Status()
     {
-        var views = await Task.WhenAll(state.State.Candidates.Select(key => GrainFactory.GetGrain<ICandidateGrain>(key).Get()));
-        var stages = views.GroupBy(v => v.Stage).ToDictionary(g => g.Key, g => g.Count());
-        return new SearchStatus(this.GetPrimaryKeyString(), state.State.SpecHash is not null, state.State.Cancelled, stages);
+        var counts = stages.Values.GroupBy(v => v.Stage).ToDictionary(g => g.Key, g => g.Count());
+        return Task.FromResult(new SearchStatus(this.GetPrimaryKeyString(), state.State.SpecHash is not null, state.State.Cancelled, counts));
+    }
+
+    public Task StageChanged(string candidateKey, CandidateStage stage, int version)
+    {
+        Track(candidateKey, stage, version);
+        return Task.CompletedTask;
+    }
+
+    private void Track(string candidateKey, CandidateStage stage, int version)
+    {
+        if (!stages.TryGetValue(candidateKey, out var known) || known.Version < version)
+            stages[candidateKey] = (stage, version);
     }
 
     public Task<SearchSpec?> Spec() =>

@@ -1,6 +1,9 @@
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
+using Orleans.Storage;
 using SrMobile.Contracts;
 using SrMobile.Grains.Placement;
+using SrMobile.Grains.Storage;
 
 namespace SrMobile.Grains;
 
@@ -22,57 +25,57 @@ public sealed class JobRecord
     [Id(12)] public List<string> Errors { get; set; } = [];
 }
 
-[GenerateSerializer]
-public sealed class WorkQueueState
-{
-    [Id(0)] public Dictionary<string, JobRecord> Jobs { get; set; } = [];
-    [Id(1)] public long NextSequence { get; set; }
-}
-
 /// <summary>
-/// See <see cref="IWorkQueueGrain"/>. Queued jobs are kept in an in-memory index ordered by (priority descending,
-/// arrival), rebuilt from the persisted state on activation. Expired leases are reclaimed on every call and by a
-/// timer, so a restart loses nothing: the next call after it finds the expired leases and requeues their jobs.
+/// See <see cref="IWorkQueueGrain"/>. Jobs are stored in pages (<see cref="PagedState{T}"/>, in arrival order), so a
+/// change writes the page of the job it touches, whatever the queue's length. Queued jobs are kept in an in-memory
+/// index ordered by (priority descending, arrival), rebuilt from the pages on activation. Expired leases are
+/// reclaimed on every call and by a timer, so a restart loses nothing: the next call after it finds the expired
+/// leases and requeues their jobs. A failed write deactivates the grain, so the next call starts again from what is
+/// stored instead of from memory that storage never saw.
 /// </summary>
 [SiloRole(SiloRoles.Coordinator)]
-public sealed class WorkQueueGrain(
-    [PersistentState("queue", WorkQueueGrain.StorageName)] IPersistentState<WorkQueueState> state,
-    IOptions<WorkQueueOptions> options) : Grain, IWorkQueueGrain
+public sealed class WorkQueueGrain(IOptions<WorkQueueOptions> options) : Grain, IWorkQueueGrain
 {
     public const string StorageName = "srmobile";
 
     private readonly SortedSet<(int NegativePriority, long Sequence, string JobId)> queued = [];
     private readonly Dictionary<Guid, string> leases = [];
+    private readonly Dictionary<string, int> index = [];
+    private PagedState<JobRecord> jobs = null!;
     private WorkQueueOptions Rules => options.Value;
 
-    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
-        foreach (var job in state.State.Jobs.Values)
+        jobs = new PagedState<JobRecord>(ServiceProvider.GetRequiredKeyedService<IGrainStorage>(StorageName), this.GetGrainId(), "queue");
+        await jobs.Load();
+        var position = 0;
+        foreach (var job in jobs.Items)
         {
+            index[job.JobId] = position++;
             if (job.Status == JobStatus.Queued)
                 queued.Add(Key(job));
             else if (job.Status == JobStatus.Leased && job.LeaseId is { } lease)
                 leases[lease] = job.JobId;
         }
         this.RegisterGrainTimer(ReclaimExpired, new GrainTimerCreationOptions(Rules.ExpiryCheckPeriod, Rules.ExpiryCheckPeriod) { Interleave = false, KeepAlive = false });
-        return Task.CompletedTask;
     }
 
     public async Task<bool> Enqueue(WorkItem item)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(item.JobId);
-        if (state.State.Jobs.ContainsKey(item.JobId))
+        if (index.ContainsKey(item.JobId))
             return false;
         var job = new JobRecord
         {
             JobId = item.JobId,
             Priority = item.Priority,
-            Sequence = state.State.NextSequence++,
+            Sequence = jobs.Count,
             Payload = item.Payload,
             Status = JobStatus.Queued,
         };
-        state.State.Jobs[job.JobId] = job;
-        await state.WriteStateAsync();
+        jobs.Add(job);
+        await Save();
+        index[job.JobId] = (int)job.Sequence;
         queued.Add(Key(job));
         return true;
     }
@@ -84,7 +87,7 @@ public sealed class WorkQueueGrain(
         if (queued.Count == 0)
             return null;
         var next = queued.Min;
-        var job = state.State.Jobs[next.JobId];
+        var job = Job(next.JobId);
         var lease = Guid.NewGuid();
         job.Status = JobStatus.Leased;
         job.LeaseId = lease;
@@ -92,7 +95,7 @@ public sealed class WorkQueueGrain(
         job.ExpiresUtc = DateTimeOffset.UtcNow + Rules.LeaseDuration;
         job.Attempts++;
         job.Progress = null;
-        await state.WriteStateAsync();
+        await Save(job);
         queued.Remove(next);
         leases[lease] = job.JobId;
         return new JobLease(job.JobId, lease, workerId, job.ExpiresUtc.Value, job.Attempts, job.Payload);
@@ -107,7 +110,7 @@ public sealed class WorkQueueGrain(
             return rejection;
         job.ExpiresUtc = DateTimeOffset.UtcNow + Rules.LeaseDuration;
         job.Progress = progress;
-        await state.WriteStateAsync();
+        await Save(job);
         return new LeaseOutcome(true, null, job.ExpiresUtc);
     }
 
@@ -119,7 +122,7 @@ public sealed class WorkQueueGrain(
         job.Status = JobStatus.Completed;
         job.Result = result;
         EndLease(job);
-        await state.WriteStateAsync();
+        await Save(job);
         leases.Remove(leaseId);
         return new LeaseOutcome(true, null);
     }
@@ -132,51 +135,78 @@ public sealed class WorkQueueGrain(
         job.Errors.Add($"attempt {job.Attempts} ({job.WorkerId}): {error}");
         job.Status = retry ? JobStatus.Queued : JobStatus.Failed;
         EndLease(job);
-        await state.WriteStateAsync();
+        await Save(job);
         leases.Remove(leaseId);
         if (retry)
             queued.Add(Key(job));
         return new LeaseOutcome(true, null);
     }
 
-    public Task<JobView?> Get(string jobId) => Task.FromResult(state.State.Jobs.TryGetValue(jobId, out var job)
-        ? new JobView(job.JobId, job.Status, job.Attempts, job.LostLeases, job.WorkerId, job.Progress, job.Result, [.. job.Errors])
-        : null);
+    public Task<JobView?> Get(string jobId)
+    {
+        if (!index.TryGetValue(jobId, out var position))
+            return Task.FromResult<JobView?>(null);
+        var job = jobs[position];
+        return Task.FromResult<JobView?>(new JobView(job.JobId, job.Status, job.Attempts, job.LostLeases, job.WorkerId, job.Progress, job.Result, [.. job.Errors]));
+    }
 
     public Task<QueueSummary> Summary()
     {
-        var jobs = state.State.Jobs.Values;
-        return Task.FromResult(new QueueSummary(
-            jobs.Count(j => j.Status == JobStatus.Queued),
-            jobs.Count(j => j.Status == JobStatus.Leased),
-            jobs.Count(j => j.Status == JobStatus.Completed),
-            jobs.Count(j => j.Status == JobStatus.Failed)));
+        int leased = leases.Count, completed = 0, failed = 0;
+        foreach (var job in jobs.Items)
+        {
+            completed += job.Status == JobStatus.Completed ? 1 : 0;
+            failed += job.Status == JobStatus.Failed ? 1 : 0;
+        }
+        return Task.FromResult(new QueueSummary(queued.Count, leased, completed, failed));
     }
 
     /// <summary>Requeues (or, past the limit, fails) every job whose lease has expired; persists once if any did.</summary>
     private async Task ReclaimExpired(CancellationToken cancellation)
     {
         var now = DateTimeOffset.UtcNow;
-        var expired = leases.Where(l => state.State.Jobs[l.Value].ExpiresUtc <= now).ToList();
+        var expired = leases.Where(l => Job(l.Value).ExpiresUtc <= now).ToList();
         if (expired.Count == 0)
             return;
         var requeued = new List<JobRecord>();
         foreach (var (lease, jobId) in expired)
         {
-            var job = state.State.Jobs[jobId];
+            var job = Job(jobId);
             job.LostLeases++;
             job.Errors.Add($"attempt {job.Attempts} ({job.WorkerId}): lease expired at {job.ExpiresUtc:O}");
             job.Status = job.LostLeases >= Rules.MaxLostLeases ? JobStatus.Failed : JobStatus.Queued;
             EndLease(job);
+            jobs.Changed((int)job.Sequence);
             if (job.Status == JobStatus.Queued)
                 requeued.Add(job);
         }
-        await state.WriteStateAsync();
+        await Save();
         foreach (var (lease, _) in expired)
             leases.Remove(lease);
         foreach (var job in requeued)
             queued.Add(Key(job));
     }
+
+    private Task Save(JobRecord job)
+    {
+        jobs.Changed((int)job.Sequence);
+        return Save();
+    }
+
+    private async Task Save()
+    {
+        try
+        {
+            await jobs.Save();
+        }
+        catch
+        {
+            DeactivateOnIdle();
+            throw;
+        }
+    }
+
+    private JobRecord Job(string jobId) => jobs[index[jobId]];
 
     private bool TryLive(Guid leaseId, out JobRecord job, out LeaseOutcome rejection)
     {
@@ -187,7 +217,7 @@ public sealed class WorkQueueGrain(
             rejection = LeaseOutcome.Rejected($"lease {leaseId} is not live (unknown, already ended, or expired)");
             return false;
         }
-        job = state.State.Jobs[jobId];
+        job = Job(jobId);
         return true;
     }
 

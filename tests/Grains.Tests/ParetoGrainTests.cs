@@ -18,7 +18,23 @@ public class ParetoGrainTests(ClusterFixture fixture) : IClassFixture<ClusterFix
         var view = await pareto.Get();
         Assert.Equal(["a", "b"], view.Front.Select(p => p.CandidateKey));
         Assert.Equal(3, view.All.Count);
-        Assert.Equal(4, view.History.Count);
+        // A sample per change of the hypervolume: a, c and the new b; the dominated first b changed nothing.
+        Assert.Equal(3, view.History.Count);
         Assert.Equal(ParetoMath.Hypervolume(view.Front), view.History[^1].Hypervolume, 9);
+    }
+
+    [Fact]
+    public async Task A_front_point_measured_worse_brings_back_the_points_it_dominated()
+    {
+        var pareto = fixture.Grains.GetGrain<IParetoGrain>($"s-{Guid.NewGuid():N}/x3/local");
+        Assert.True(await pareto.Report(new ParetoPoint("fast", 27, 50)));
+        Assert.True(await pareto.Report(new ParetoPoint("best", 31, 100)));
+        Assert.True(await pareto.Report(new ParetoPoint("hidden", 30, 120)));
+        Assert.Equal(["fast", "best"], (await pareto.Get()).Front.Select(p => p.CandidateKey));
+
+        Assert.True(await pareto.Report(new ParetoPoint("best", 26, 100)));
+        var view = await pareto.Get();
+        Assert.Equal(["fast", "hidden"], view.Front.Select(p => p.CandidateKey));
+        Assert.Equal(ParetoMath.Front(view.All), view.Front);
     }
 }
