@@ -1,9 +1,11 @@
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
 using SrMobile.Grains;
 using SrMobile.Grains.Placement;
 using SrMobile.Grains.Storage;
+using SrMobile.Silo.Training;
 using SrMobile.Silo.Workers;
 
 namespace SrMobile.Silo;
@@ -29,20 +31,37 @@ public static class SiloHostingExtensions
         return builder;
     }
 
-    /// <summary>Storage, role placement and the hosted services of the given roles, for any silo builder (tests too).</summary>
+    /// <summary>
+    /// Storage, role placement and the hosted services of the given roles, for any silo builder (tests too).
+    /// <c>SrMobile:Simulate</c> = true swaps training and measuring for <see cref="SimulatedWork"/> (benchmarks of
+    /// the cluster itself and cluster tests; never a real result).
+    /// </summary>
     public static ISiloBuilder AddSrMobileRoles(this ISiloBuilder silo, IConfiguration configuration, IReadOnlyCollection<string> roles, string dataFolder)
     {
         silo.AddFileGrainStorage(WorkQueueGrain.StorageName, dataFolder);
         silo.AddSiloRoles(roles);
         silo.Services.Configure<WorkQueueOptions>(configuration.GetSection(WorkQueueOptions.Section));
+        var simulate = configuration.GetValue("SrMobile:Simulate", false);
         if (roles.Contains(SiloRoles.Trainer))
         {
             silo.Services.Configure<TrainerOptions>(configuration.GetSection(TrainerOptions.Section));
+            if (simulate)
+                silo.Services.AddSingleton<ICandidateTrainer, SimulatedWork>();
+            else
+                silo.Services.AddSingleton<ICandidateTrainer>(services =>
+                {
+                    var trainer = services.GetRequiredService<IOptions<TrainerOptions>>().Value;
+                    return new CandidatePipeline(trainer.WorkFolder, trainer.Threads);
+                });
             silo.Services.AddHostedService<TrainerWorker>();
         }
         if (roles.Contains(SiloRoles.Device))
         {
             silo.Services.Configure<DeviceOptions>(configuration.GetSection(DeviceOptions.Section));
+            if (simulate)
+                silo.Services.AddSingleton<ICandidateMeasurer, SimulatedWork>();
+            else
+                silo.Services.AddSingleton<ICandidateMeasurer, EngineMeasurer>();
             silo.Services.AddHostedService<DeviceWorker>();
         }
         return silo;

@@ -41,7 +41,7 @@ public static class BenchCommand
         var minSeconds = new Option<double>("--min-seconds") { DefaultValueFactory = _ => 5 };
         var maxSeconds = new Option<double>("--max-seconds") { DefaultValueFactory = _ => 120 };
         var json = new Option<bool>("--json") { Description = "One JSON document on stdout (one object, or a list for several models)" };
-        var command = new Command("bench", "Latency of ONNX models under the measurement protocol (--onnx), or: train | quality | inference.")
+        var command = new Command("bench", "Latency of ONNX models under the measurement protocol (--onnx), or: train | quality | inference | search.")
         {
             models, input, threads, provider, warmup, minRuns, minSeconds, maxSeconds, json,
         };
@@ -87,6 +87,7 @@ public static class BenchCommand
         command.Subcommands.Add(Train(console));
         command.Subcommands.Add(Quality(console));
         command.Subcommands.Add(Inference(console));
+        command.Subcommands.Add(BenchSearchCommand.Create(console));
         return command;
     }
 
@@ -258,7 +259,7 @@ public static class BenchCommand
         return process.WorkingSet64 / 1e6;
     }
 
-    private sealed class TemporaryWorkFolder : IDisposable
+    internal sealed class TemporaryWorkFolder : IDisposable
     {
         public string Path { get; } = Directory.CreateTempSubdirectory("srmobile-bench-").FullName;
 

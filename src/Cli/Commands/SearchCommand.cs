@@ -187,7 +187,8 @@ public static class SearchCommand
         }
     }
 
-    private static IHost EmbeddedCluster(string root, int threads)
+    /// <summary>The one-machine cluster: every role in this process, durable state under <paramref name="root"/>.</summary>
+    internal static IHost EmbeddedCluster(string root, int threads, IReadOnlyDictionary<string, string?>? settings = null)
     {
         var builder = Host.CreateApplicationBuilder();
         builder.Logging.ClearProviders();
@@ -201,6 +202,8 @@ public static class SearchCommand
             ["SrMobile:Trainer:PollInterval"] = "00:00:00.5",
             ["SrMobile:Device:PollInterval"] = "00:00:00.5",
         });
+        if (settings is not null)
+            builder.Configuration.AddInMemoryCollection(settings);
         builder.UseOrleans(silo =>
         {
             silo.UseLocalhostClustering();
@@ -210,7 +213,7 @@ public static class SearchCommand
     }
 
     /// <summary>One bar per stage, until every candidate is done, failed or cancelled.</summary>
-    private static async Task Follow(CliConsole console, ISearchGrain search, int total, CancellationToken cancellation)
+    internal static async Task Follow(CliConsole console, ISearchGrain search, int total, CancellationToken cancellation)
     {
         var bar = new ProgressBar(console, "search", total);
         while (true)

@@ -6,6 +6,7 @@ using SrMobile.Engine.Imaging;
 using SrMobile.Engine.Metrics;
 using SrMobile.Engine.Models;
 using SrMobile.Engine.Onnx;
+using SrMobile.Silo.Workers;
 using SrMobile.Training;
 using SrMobile.Training.Data;
 using SrMobile.Training.Network;
@@ -19,7 +20,7 @@ namespace SrMobile.Silo.Training;
 /// score the int8 engine's own output on the validation images, and hand back the artifacts with their SHA-256.
 /// Everything lives under a folder named by the candidate key, so a requeued job resumes from its checkpoints.
 /// </summary>
-public sealed class CandidatePipeline(string workFolder, int threads)
+public sealed class CandidatePipeline(string workFolder, int threads) : ICandidateTrainer
 {
     public TrainedCandidate Run(CandidateSpec spec, Action<string, TrainingProgress?> report, CancellationToken cancellation)
     {

@@ -1,11 +1,7 @@
-using System.Security.Cryptography;
 using System.Text.Json;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using SrMobile.Contracts;
-using SrMobile.Engine.Evaluation;
-using SrMobile.Engine.Metrics;
-using SrMobile.Engine.Onnx;
 
 namespace SrMobile.Silo.Workers;
 
@@ -18,22 +14,27 @@ public sealed class DeviceOptions
     public string Key { get; set; } = "local";
 
     public TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>Measurements run side by side (1 for real latency, which must not share the CPU; more only for simulated work).</summary>
+    public int Concurrency { get; set; } = 1;
     public string WorkerId { get; set; } = $"{Environment.MachineName}-{Environment.ProcessId}-device";
 }
 
 /// <summary>
-/// Measures candidates on this machine for one device key: verifies the int8 model's SHA-256, runs the stored
-/// latency protocol on the int8 engine, scores the engine's own output on the validation images, and reports to
-/// the candidate (which feeds the device's Pareto front). Latency runs are short, so no heartbeat is needed beyond
-/// the lease itself; the protocol's max_seconds bounds a run.
+/// Measures candidates on this machine for one device key with the <see cref="ICandidateMeasurer"/> (the real
+/// <see cref="EngineMeasurer"/>, or <see cref="SimulatedWork"/>) and reports to the candidate (which feeds the
+/// device's Pareto front). Latency runs are short, so no heartbeat is needed beyond the lease itself; the
+/// protocol's max_seconds bounds a run.
 /// </summary>
-public sealed class DeviceWorker(IGrainFactory grains, IOptions<DeviceOptions> options, ILogger<DeviceWorker> log) : LeasingWorker(grains, log)
+public sealed class DeviceWorker(IGrainFactory grains, ICandidateMeasurer measurer, IOptions<DeviceOptions> options, ILogger<DeviceWorker> log)
+    : LeasingWorker(grains, log)
 {
     private static readonly JsonSerializerOptions Json = new();
 
     protected override string Pool => CandidateSpec.DevicePool(options.Value.Key);
     protected override string WorkerId => options.Value.WorkerId;
     protected override TimeSpan PollInterval => options.Value.PollInterval;
+    protected override int Concurrency => options.Value.Concurrency;
 
     protected override async Task Run(IWorkQueueGrain queue, JobLease lease, CancellationToken stoppingToken)
     {
@@ -46,7 +47,7 @@ public sealed class DeviceWorker(IGrainFactory grains, IOptions<DeviceOptions> o
                 await queue.Complete(lease.LeaseId, $"skipped: candidate is {view.Stage}");
                 return;
             }
-            var measurement = await Task.Run(() => Measure(view.Spec, view.Trained), stoppingToken);
+            var measurement = await Task.Run(() => measurer.Measure(options.Value.Key, view.Spec, view.Trained, stoppingToken), stoppingToken);
             if (!await candidate.RecordMeasurement(measurement))
                 throw new InvalidOperationException($"candidate {view.Key} refused the measurement");
             await queue.Complete(lease.LeaseId, JsonSerializer.Serialize(measurement, Json));
@@ -56,30 +57,5 @@ public sealed class DeviceWorker(IGrainFactory grains, IOptions<DeviceOptions> o
             Log.LogError(e, "measuring {Candidate} failed", lease.Payload);
             await queue.Fail(lease.LeaseId, e.Message, retry: false);
         }
-    }
-
-    private DeviceMeasurement Measure(CandidateSpec spec, TrainedCandidate trained)
-    {
-        var artifact = trained.Artifacts.Single(a => a.Kind == "int8-onnx");
-        var path = new Uri(artifact.Uri).LocalPath;
-        var sha = Convert.ToHexString(SHA256.HashData(File.ReadAllBytes(path))).ToLowerInvariant();
-        if (sha != artifact.Sha256)
-            throw new InvalidDataException($"{path}: SHA-256 {sha} differs from the recorded {artifact.Sha256}");
-        var p = spec.Protocol;
-        var protocol = new LatencyProtocol
-        {
-            Height = p.Height,
-            Width = p.Width,
-            Threads = p.Threads,
-            Warmup = p.Warmup,
-            MinRuns = p.MinRuns,
-            MinSeconds = p.MinSeconds,
-            MaxSeconds = p.MaxSeconds,
-        };
-        var latency = LatencyMeasurement.Measure([path], protocol)[0];
-        using var engine = SrEngine.Load(path, new EngineOptions { Threads = p.Threads });
-        var quality = DatasetEvaluation.Run(spec.Datasets.Validation ?? spec.Datasets.Train, spec.Scale, ProtocolKind.Y, "int8", engine.Upscale);
-        return new DeviceMeasurement(options.Value.Key, latency.MedianMs, latency.P90Ms, latency.Runs, latency.Engine,
-            quality.Mean.Psnr, quality.Mean.Ssim, JsonSerializer.Serialize(latency, Json));
     }
 }

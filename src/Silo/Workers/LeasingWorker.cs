@@ -6,7 +6,8 @@ namespace SrMobile.Silo.Workers;
 
 /// <summary>
 /// The pull loop every worker role shares: lease a job from <see cref="Pool"/>, run it, poll again when the queue
-/// is empty; a failed lease call (a silo restarting) is logged and retried, never fatal.
+/// is empty; a failed lease call (a silo restarting) is logged and retried, never fatal. <see cref="Concurrency"/>
+/// loops run side by side, each its own worker (<c>{WorkerId}#{n}</c> when there are several).
 /// </summary>
 public abstract class LeasingWorker(IGrainFactory grains, ILogger log) : BackgroundService
 {
@@ -15,10 +16,18 @@ public abstract class LeasingWorker(IGrainFactory grains, ILogger log) : Backgro
     protected abstract string Pool { get; }
     protected abstract string WorkerId { get; }
     protected abstract TimeSpan PollInterval { get; }
+    protected virtual int Concurrency => 1;
 
     protected abstract Task Run(IWorkQueueGrain queue, JobLease lease, CancellationToken stoppingToken);
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    protected override Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        if (Concurrency < 1)
+            throw new InvalidOperationException($"{GetType().Name}: Concurrency must be at least 1, not {Concurrency}");
+        return Task.WhenAll(Enumerable.Range(0, Concurrency).Select(n => Loop(Concurrency == 1 ? WorkerId : $"{WorkerId}#{n}", stoppingToken)));
+    }
+
+    private async Task Loop(string workerId, CancellationToken stoppingToken)
     {
         var queue = Grains.GetGrain<IWorkQueueGrain>(Pool);
         while (!stoppingToken.IsCancellationRequested)
@@ -26,7 +35,7 @@ public abstract class LeasingWorker(IGrainFactory grains, ILogger log) : Backgro
             JobLease? lease;
             try
             {
-                lease = await queue.Lease(WorkerId);
+                lease = await queue.Lease(workerId);
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {

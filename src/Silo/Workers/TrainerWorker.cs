@@ -19,23 +19,29 @@ public sealed class TrainerOptions
     public string WorkFolder { get; set; } = Path.Combine(Environment.CurrentDirectory, ".srmobile", "work");
 
     public int Threads { get; set; }
+
+    /// <summary>Jobs run side by side (1 for a GPU or a small CPU; more only for simulated work).</summary>
+    public int Concurrency { get; set; } = 1;
     public TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(2);
     public TimeSpan HeartbeatInterval { get; set; } = TimeSpan.FromSeconds(5);
     public string WorkerId { get; set; } = $"{Environment.MachineName}-{Environment.ProcessId}";
 }
 
 /// <summary>
-/// The trainer role's hosted service: leases training jobs, runs <see cref="CandidatePipeline"/> on a worker thread,
+/// The trainer role's hosted service: leases training jobs, runs the <see cref="ICandidateTrainer"/> (the real
+/// <see cref="CandidatePipeline"/>, or <see cref="SimulatedWork"/>) on a worker thread,
 /// heartbeats progress (a rejected heartbeat means the lease is gone: the run stops, its checkpoints stay for whoever
 /// leases the job next), and completes or fails the lease.
 /// </summary>
-public sealed class TrainerWorker(IGrainFactory grains, IOptions<TrainerOptions> options, ILogger<TrainerWorker> log) : LeasingWorker(grains, log)
+public sealed class TrainerWorker(IGrainFactory grains, ICandidateTrainer trainer, IOptions<TrainerOptions> options, ILogger<TrainerWorker> log)
+    : LeasingWorker(grains, log)
 {
     private static readonly JsonSerializerOptions Json = new() { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
 
     protected override string Pool => CandidateGrain.TrainerPool;
     protected override string WorkerId => options.Value.WorkerId;
     protected override TimeSpan PollInterval => options.Value.PollInterval;
+    protected override int Concurrency => options.Value.Concurrency;
 
     protected override async Task Run(IWorkQueueGrain queue, JobLease lease, CancellationToken stoppingToken)
     {
@@ -75,8 +81,7 @@ public sealed class TrainerWorker(IGrainFactory grains, IOptions<TrainerOptions>
 
         try
         {
-            var pipeline = new CandidatePipeline(settings.WorkFolder, settings.Threads);
-            var result = await Task.Run(() => pipeline.Run(view.Spec, Report, leaseLost.Token), CancellationToken.None);
+            var result = await Task.Run(() => trainer.Run(view.Spec, Report, leaseLost.Token), CancellationToken.None);
             if (stage != "quantizing")
                 await candidate.MoveTo(CandidateStage.Quantizing);
             await candidate.RecordTrained(result);

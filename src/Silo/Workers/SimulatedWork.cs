@@ -1,0 +1,43 @@
+using System.Security.Cryptography;
+using System.Text;
+using SrMobile.Contracts;
+using SrMobile.Engine.Models;
+using SrMobile.Training.Trainer;
+
+namespace SrMobile.Silo.Workers;
+
+/// <summary>
+/// Training and measuring that only pretend (<c>SrMobile:Simulate</c>): the cluster's own costs (grains, leases,
+/// storage, fronts) measured without the work, for the 10,000-candidate benchmark and cluster tests. Quality grows
+/// with the parameter count and latency with the multiply-adds, plus a fixed per-candidate jitter, so fronts are
+/// not trivial; the same candidate always gets the same numbers. Nothing here is ever reported as a real result:
+/// the artifacts list is empty and the engine is named "simulated".
+/// </summary>
+public sealed class SimulatedWork : ICandidateTrainer, ICandidateMeasurer
+{
+    public TrainedCandidate Run(CandidateSpec spec, Action<string, TrainingProgress?> report, CancellationToken cancellation)
+    {
+        report("training", null);
+        report("quantizing", null);
+        var psnr = Psnr(spec);
+        return new TrainedCandidate(psnr + 0.05, psnr, 0.9, spec.Training.Iterations, []);
+    }
+
+    public DeviceMeasurement Measure(string device, CandidateSpec spec, TrainedCandidate trained, CancellationToken cancellation)
+    {
+        var architecture = new AbpnArchitecture(spec.Scale, spec.Depth, spec.Width);
+        var pixels = (double)spec.Protocol.Height * spec.Protocol.Width;
+        // 100 GMAC/s, about what the int8 engine reaches on this kind of CPU (docs/BENCHMARKS.md).
+        var milliseconds = 0.5 + architecture.MacsPerPixel * pixels / 1e8 * (1 + 0.2 * Jitter(spec.Key + device));
+        return new DeviceMeasurement(device, milliseconds, milliseconds * 1.05, 1, "simulated", trained.Int8Psnr, trained.Int8Ssim, "{}");
+    }
+
+    private static double Psnr(CandidateSpec spec)
+    {
+        var parameters = new AbpnArchitecture(spec.Scale, spec.Depth, spec.Width).ParameterCount;
+        return 36 - 2.5 * spec.Scale + 0.4 * Math.Log2(parameters) + 0.3 * Jitter(spec.Key);
+    }
+
+    /// <summary>A fixed value in [0, 1) per text.</summary>
+    private static double Jitter(string text) => BitConverter.ToUInt32(SHA256.HashData(Encoding.UTF8.GetBytes(text))) / (double)uint.MaxValue;
+}
