@@ -103,14 +103,17 @@ public sealed record SearchStatus(
     [property: Id(0)] string Name,
     [property: Id(1)] bool Submitted,
     [property: Id(2)] bool Cancelled,
-    [property: Id(3)] IReadOnlyDictionary<CandidateStage, int> Stages);
+    [property: Id(3)] IReadOnlyDictionary<CandidateStage, int> Stages,
+    [property: Id(4)] int Candidates,
+    [property: Id(5)] int Expanded);
 
 /// <summary>A search (key: its name). Submitting validates the spec and expands the grid into candidates.</summary>
 public interface ISearchGrain : IGrainWithStringKey
 {
     /// <summary>
     /// Validates <paramref name="specText"/> (YAML or JSON). Invalid: every error, nothing created. The same spec
-    /// again: accepted, nothing new. A different spec under an existing name: refused.
+    /// again: accepted, nothing new. A different spec under an existing name: refused. Accepted specs are stored
+    /// before this returns; the grid's candidates are created in the background (<see cref="SearchStatus.Expanded"/>).
     /// </summary>
     Task<SubmitResult> Submit(string specText);
 

@@ -12,27 +12,35 @@ public sealed class SearchState
     [Id(1)] public string? SpecHash { get; set; }
     [Id(2)] public List<string> Candidates { get; set; } = [];
     [Id(3)] public bool Cancelled { get; set; }
+
+    /// <summary>How many candidates (in grid order) have been created and enqueued.</summary>
+    [Id(4)] public int Expanded { get; set; }
 }
 
 /// <summary>
 /// See <see cref="ISearchGrain"/>. Stage counts come from an in-memory map that candidates keep current (their
 /// <see cref="ISearchGrain.StageChanged"/> news), built from the candidates themselves on activation, so a status
-/// of a 10,000-candidate search is one dictionary pass, not 10,000 calls.
+/// of a 10,000-candidate search is one dictionary pass, not 10,000 calls. A submit stores the spec and returns; the
+/// grid is expanded by a timer in batches (no call waits on 10,000 candidates), and the count of expanded candidates
+/// is stored after every batch, so an expansion cut by a restart resumes when the search next activates.
 /// </summary>
 [SiloRole(SiloRoles.Coordinator)]
 public sealed class SearchGrain(
     [PersistentState("search", WorkQueueGrain.StorageName)] IPersistentState<SearchState> state) : Grain, ISearchGrain
 {
+    private const int BatchSize = 500;
     private readonly Dictionary<string, (CandidateStage Stage, int Version)> stages = [];
+    private IGrainTimer? expansion;
 
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
-        foreach (var batch in state.State.Candidates.Chunk(1000))
+        foreach (var batch in state.State.Candidates.Take(state.State.Expanded).Chunk(1000))
         {
             var views = await Task.WhenAll(batch.Select(key => GrainFactory.GetGrain<ICandidateGrain>(key).Get()));
             foreach (var view in views)
                 Track(view.Key, view.Stage, view.Version);
         }
+        ExpandInBackground();
     }
 
     public async Task<SubmitResult> Submit(string specText)
@@ -55,15 +63,40 @@ public sealed class SearchGrain(
             state.State.Candidates = candidates.Select(c => c.Key).ToList();
             await state.WriteStateAsync();
         }
-        // Every time, not only the first: initializing is idempotent and repairs a submit interrupted half-way.
-        await Task.WhenAll(candidates.Select(c => GrainFactory.GetGrain<ICandidateGrain>(c.Key).Initialize(c)));
+        ExpandInBackground();
         return new SubmitResult(true, created, candidates.Count, []);
+    }
+
+    private void ExpandInBackground()
+    {
+        if (expansion is not null || state.State.SpecText is null || state.State.Cancelled || state.State.Expanded >= state.State.Candidates.Count)
+            return;
+        expansion = this.RegisterGrainTimer(ExpandBatch, new GrainTimerCreationOptions(TimeSpan.Zero, TimeSpan.FromMilliseconds(1)) { Interleave = false, KeepAlive = true });
+    }
+
+    /// <summary>Creates the next batch of candidates (each stores its spec and enqueues its training job; idempotent), then stores the count.</summary>
+    private async Task ExpandBatch(CancellationToken cancellation)
+    {
+        var spec = SearchSpecReader.Parse(state.State.SpecText!).Spec!;
+        var batch = Expand(spec).Skip(state.State.Expanded).Take(BatchSize).ToList();
+        if (!state.State.Cancelled && batch.Count > 0)
+        {
+            await Task.WhenAll(batch.Select(c => GrainFactory.GetGrain<ICandidateGrain>(c.Key).Initialize(c)));
+            state.State.Expanded += batch.Count;
+            await state.WriteStateAsync();
+        }
+        if (state.State.Cancelled || state.State.Expanded >= state.State.Candidates.Count)
+        {
+            expansion?.Dispose();
+            expansion = null;
+        }
     }
 
     public Task<SearchStatus> Status()
     {
         var counts = stages.Values.GroupBy(v => v.Stage).ToDictionary(g => g.Key, g => g.Count());
-        return Task.FromResult(new SearchStatus(this.GetPrimaryKeyString(), state.State.SpecHash is not null, state.State.Cancelled, counts));
+        return Task.FromResult(new SearchStatus(this.GetPrimaryKeyString(), state.State.SpecHash is not null, state.State.Cancelled, counts,
+            state.State.Candidates.Count, state.State.Expanded));
     }
 
     public Task StageChanged(string candidateKey, CandidateStage stage, int version)
@@ -85,7 +118,7 @@ public sealed class SearchGrain(
     {
         state.State.Cancelled = true;
         await state.WriteStateAsync();
-        await Task.WhenAll(state.State.Candidates.Select(key => GrainFactory.GetGrain<ICandidateGrain>(key).MoveTo(CandidateStage.Cancelled, "search cancelled")));
+        await Task.WhenAll(state.State.Candidates.Take(state.State.Expanded).Select(key => GrainFactory.GetGrain<ICandidateGrain>(key).MoveTo(CandidateStage.Cancelled, "search cancelled")));
     }
 
     /// <summary>The grid in a fixed order: scale, depth, width, quantization recipe.</summary>

@@ -1,3 +1,4 @@
+using SrMobile.Tests;
 using Microsoft.Extensions.DependencyInjection;
 using Orleans.TestingHost;
 using SrMobile.Contracts;
@@ -51,6 +52,7 @@ public class FileGrainStorageTests
             await using (var first = await Start(root))
             {
                 Assert.True((await first.GrainFactory.GetGrain<ISearchGrain>("restart").Submit(Spec)).Created);
+                await SearchExpansion.Expanded(first.GrainFactory.GetGrain<ISearchGrain>("restart"));
                 var queue = first.GrainFactory.GetGrain<IWorkQueueGrain>(CandidateGrain.TrainerPool);
                 var done = (await queue.Lease("w1"))!;
                 Assert.True((await queue.Complete(done.LeaseId, "trained")).Accepted);

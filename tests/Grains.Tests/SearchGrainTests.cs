@@ -1,3 +1,4 @@
+using SrMobile.Tests;
 using SrMobile.Contracts;
 
 namespace SrMobile.Grains.Tests;
@@ -24,7 +25,7 @@ public class SearchGrainTests(ClusterFixture fixture) : IClassFixture<ClusterFix
         Assert.True(result.Accepted);
         Assert.True(result.Created);
         Assert.Equal(8, result.Candidates);
-        var status = await fixture.Grains.GetGrain<ISearchGrain>(name).Status();
+        var status = await SearchExpansion.Expanded(fixture.Grains.GetGrain<ISearchGrain>(name));
         Assert.Equal(8, status.Stages[CandidateStage.Queued]);
         var queue = fixture.Grains.GetGrain<IWorkQueueGrain>(CandidateGrain.TrainerPool);
         var (spec, _) = SearchSpecReader.Parse(Spec(name));
@@ -38,12 +39,13 @@ public class SearchGrainTests(ClusterFixture fixture) : IClassFixture<ClusterFix
         var name = NewName();
         var search = fixture.Grains.GetGrain<ISearchGrain>(name);
         await search.Submit(Spec(name));
+        await SearchExpansion.Expanded(search);
         var before = await fixture.Grains.GetGrain<IWorkQueueGrain>(CandidateGrain.TrainerPool).Summary();
         var again = await search.Submit(Spec(name));
         Assert.True(again.Accepted);
         Assert.False(again.Created);
         Assert.Equal(before, await fixture.Grains.GetGrain<IWorkQueueGrain>(CandidateGrain.TrainerPool).Summary());
-        Assert.Equal(8, (await search.Status()).Stages.Values.Sum());
+        Assert.Equal(8, (await SearchExpansion.Expanded(search)).Stages.Values.Sum());
 
         var other = await search.Submit(Spec(name, widths: "[32]"));
         Assert.False(other.Accepted);
@@ -62,6 +64,7 @@ public class SearchGrainTests(ClusterFixture fixture) : IClassFixture<ClusterFix
         var status = await search.Status();
         Assert.False(status.Submitted);
         Assert.Empty(status.Stages);
+        Assert.Equal(0, status.Candidates);
         Assert.Equal(before, await fixture.Grains.GetGrain<IWorkQueueGrain>(CandidateGrain.TrainerPool).Summary());
     }
 
@@ -71,6 +74,7 @@ public class SearchGrainTests(ClusterFixture fixture) : IClassFixture<ClusterFix
         var name = NewName();
         var search = fixture.Grains.GetGrain<ISearchGrain>(name);
         await search.Submit(Spec(name));
+        await SearchExpansion.Expanded(search);
         var (spec, _) = SearchSpecReader.Parse(Spec(name));
         var keys = SearchGrain.Expand(spec!).Select(c => c.Key).ToList();
         var first = fixture.Grains.GetGrain<ICandidateGrain>(keys[0]);

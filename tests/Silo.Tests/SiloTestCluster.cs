@@ -41,6 +41,7 @@ internal static class SiloTestCluster
             """;
         var submitted = await cluster.GrainFactory.GetGrain<ISearchGrain>(name).Submit(spec);
         Assert.True(submitted.Accepted, string.Join("; ", submitted.Errors));
+        await SearchExpansion.Expanded(cluster.GrainFactory.GetGrain<ISearchGrain>(name));
         var (parsed, _) = SearchSpecReader.Parse(spec);
         return SearchGrain.Expand(parsed!).Single().Key;
     }

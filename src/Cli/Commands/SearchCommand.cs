@@ -221,8 +221,10 @@ public static class SearchCommand
             var status = await search.Status();
             int Count(CandidateStage stage) => status.Stages.GetValueOrDefault(stage);
             var finished = Count(CandidateStage.Done) + Count(CandidateStage.Failed) + Count(CandidateStage.Cancelled);
-            bar.Report(finished, $"queued {Count(CandidateStage.Queued)} training {Count(CandidateStage.Training)} quantizing {Count(CandidateStage.Quantizing)} measuring {Count(CandidateStage.Measuring)} done {Count(CandidateStage.Done)} failed {Count(CandidateStage.Failed)}");
-            if (finished >= total)
+            var creating = status.Expanded < status.Candidates && !status.Cancelled ? $"created {status.Expanded}/{status.Candidates} " : "";
+            bar.Report(finished, $"{creating}queued {Count(CandidateStage.Queued)} training {Count(CandidateStage.Training)} quantizing {Count(CandidateStage.Quantizing)} measuring {Count(CandidateStage.Measuring)} done {Count(CandidateStage.Done)} failed {Count(CandidateStage.Failed)}");
+            // A cancelled search creates no more candidates: it is over once the ones it has are.
+            if (finished >= total || (status.Cancelled && finished >= status.Expanded))
             {
                 bar.Finish(finished);
                 return;
