@@ -41,6 +41,7 @@ public static class SiloHostingExtensions
         silo.AddFileGrainStorage(WorkQueueGrain.StorageName, dataFolder);
         silo.AddSiloRoles(roles);
         silo.Services.Configure<WorkQueueOptions>(configuration.GetSection(WorkQueueOptions.Section));
+        silo.Services.Configure<DeviceRegistryOptions>(configuration.GetSection(DeviceRegistryOptions.Section));
         var simulate = configuration.GetValue("SrMobile:Simulate", false);
         if (roles.Contains(SiloRoles.Trainer))
         {

@@ -27,7 +27,11 @@ public class SearchClusterCommandTests
         builder.Logging.ClearProviders();
         builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
         {
-            ["SrMobile:Roles:0"] = "coordinator", // no workers: the candidates stay queued until cancelled
+            ["SrMobile:Roles:0"] = "coordinator", // no trainer: the candidates stay queued until cancelled
+            ["SrMobile:Roles:1"] = "device",
+            ["SrMobile:Simulate"] = "true",
+            ["SrMobile:Device:Key"] = "tv",
+            ["SrMobile:Device:WorkerId"] = "tv-in-the-lab",
             ["SrMobile:DataFolder"] = work.File("state"),
             ["SrMobile:SiloPort"] = FreePort().ToString(),
             ["SrMobile:GatewayPort"] = gateway.ToString(),
@@ -48,8 +52,24 @@ public class SearchClusterCommandTests
             var again = await CliRunner.Run("search", "submit", work.File("spec.json"), "--cluster", cluster);
             Assert.Contains("already submitted", again.Out);
 
-            var status = await CliRunner.Run("search", "status", "remote", "--cluster", cluster, "--json");
+            // The grid is created in the background: wait until both candidates are.
+            var deadline = DateTime.UtcNow.AddSeconds(30);
+            CliRun status;
+            while ((status = await CliRunner.Run("search", "status", "remote", "--cluster", cluster, "--json")).ExitCode == 0
+                && JsonDocument.Parse(status.Out).RootElement.GetProperty("created").GetInt32() < 2 && DateTime.UtcNow < deadline)
+                await Task.Delay(100);
             Assert.Equal(2, JsonDocument.Parse(status.Out).RootElement.GetProperty("stages").GetProperty("queued").GetInt32());
+
+            // The device worker registers when its silo starts.
+            CliRun devices;
+            while ((devices = await CliRunner.Run("search", "devices", "--cluster", cluster, "--json")).ExitCode == 0
+                && JsonDocument.Parse(devices.Out).RootElement.GetArrayLength() == 0 && DateTime.UtcNow < deadline)
+                await Task.Delay(100);
+            Assert.True(devices.ExitCode == 0, devices.Error);
+            var device = JsonDocument.Parse(devices.Out).RootElement.EnumerateArray().Single();
+            Assert.Equal("tv", device.GetProperty("device").GetString());
+            Assert.Equal("tv-in-the-lab", device.GetProperty("worker").GetString());
+            Assert.True(device.GetProperty("online").GetBoolean());
 
             var pareto = await CliRunner.Run("search", "pareto", "remote", "--cluster", cluster, "--csv", work.File("front.csv"));
             Assert.True(pareto.ExitCode == 0, pareto.Error);

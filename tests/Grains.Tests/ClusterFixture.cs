@@ -17,6 +17,8 @@ public sealed class ClusterFixture : IAsyncLifetime
 
     public Task InitializeAsync() => Cluster.DeployAsync();
 
+    public static readonly TimeSpan DeviceOfflineAfter = TimeSpan.FromSeconds(1);
+
     public async Task DisposeAsync()
     {
         await Cluster.StopAllSilosAsync();
@@ -35,6 +37,7 @@ public sealed class ClusterFixture : IAsyncLifetime
                 o.MaxLostLeases = 2;
                 o.ExpiryCheckPeriod = TimeSpan.FromMilliseconds(250);
             });
+            silo.Services.Configure<DeviceRegistryOptions>(o => o.OfflineAfter = DeviceOfflineAfter);
         }
     }
 }

@@ -56,6 +56,7 @@ public static class SearchCommand
         command.Subcommands.Add(Status(console));
         command.Subcommands.Add(Pareto(console));
         command.Subcommands.Add(Cancel(console));
+        command.Subcommands.Add(Devices(console));
         return command;
     }
 
@@ -104,8 +105,8 @@ public static class SearchCommand
                 throw new BadInputException($"no search named '{status.Name}' on this cluster");
             var stages = Enum.GetValues<CandidateStage>().ToDictionary(s => s.ToString().ToLowerInvariant(), s => status.Stages.GetValueOrDefault(s));
             console.Out.WriteLine(parse.GetValue(json)
-                ? JsonSerializer.Serialize(new { name = status.Name, cancelled = status.Cancelled, stages }, Json)
-                : $"{status.Name}{(status.Cancelled ? " (cancelled)" : "")}: " + string.Join(", ", stages.Select(s => $"{s.Key} {s.Value}")));
+                ? JsonSerializer.Serialize(new { name = status.Name, cancelled = status.Cancelled, candidates = status.Candidates, created = status.Expanded, stages }, Json)
+                : $"{status.Name}{(status.Cancelled ? " (cancelled)" : "")}: {status.Expanded} of {status.Candidates} candidates created; " + string.Join(", ", stages.Select(s => $"{s.Key} {s.Value}")));
             return 0;
         })));
         return command;
@@ -137,6 +138,33 @@ public static class SearchCommand
                 console.Out.WriteLine(JsonSerializer.Serialize(fronts.Select(f => new { f.Scale, f.Device, front = f.View.Front, hypervolume = f.View.History.LastOrDefault()?.Hypervolume ?? 0 }), Json));
             else
                 await PrintFronts(console.Out, grains, spec);
+            return 0;
+        })));
+        return command;
+    }
+
+    private static Command Devices(CliConsole console)
+    {
+        var cluster = ClusterOption();
+        var json = new Option<bool>("--json");
+        var command = new Command("devices", "Device workers registered with the cluster, online or not.") { cluster, json };
+        command.SetAction((parse, cancellation) => SrMobileCommand.Guard(console, () => WithCluster(parse.GetValue(cluster)!, cancellation, async grains =>
+        {
+            var devices = await grains.GetGrain<IDeviceRegistryGrain>(IDeviceRegistryGrain.Key).List();
+            if (parse.GetValue(json))
+            {
+                console.Out.WriteLine(JsonSerializer.Serialize(devices.Select(d => new
+                {
+                    device = d.Registration.DeviceKey, worker = d.Registration.WorkerId, engine = d.Registration.Engine, environment = d.Registration.Environment,
+                    online = d.Online, registered_utc = d.RegisteredUtc, last_seen_utc = d.LastSeenUtc,
+                }), Json));
+                return 0;
+            }
+            foreach (var d in devices)
+                console.Out.WriteLine($"{d.Registration.DeviceKey,-16} {d.Registration.WorkerId,-32} {(d.Online ? "online" : "offline"),-8} {d.Registration.Engine}, " +
+                    $"{d.Registration.Environment.GetValueOrDefault("cpu_model", d.Registration.Environment.GetValueOrDefault("architecture", "?"))}, last seen {d.LastSeenUtc:u}");
+            if (devices.Count == 0)
+                console.Out.WriteLine("no device workers have registered");
             return 0;
         })));
         return command;

@@ -12,5 +12,8 @@ public interface ICandidateTrainer
 /// <summary>A device's work on one trained candidate: latency under the spec's protocol and the PSNR of its own output.</summary>
 public interface ICandidateMeasurer
 {
+    /// <summary>What measures (engine and version), as the device registry shows it.</summary>
+    string Engine { get; }
+
     DeviceMeasurement Measure(string device, CandidateSpec spec, TrainedCandidate trained, CancellationToken cancellation);
 }

@@ -2,6 +2,7 @@ using System.Text.Json;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using SrMobile.Contracts;
+using SrMobile.Engine.Onnx;
 
 namespace SrMobile.Silo.Workers;
 
@@ -14,6 +15,9 @@ public sealed class DeviceOptions
     public string Key { get; set; } = "local";
 
     public TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>How often the worker tells the device registry it is alive.</summary>
+    public TimeSpan HeartbeatInterval { get; set; } = TimeSpan.FromSeconds(10);
 
     /// <summary>Measurements run side by side (1 for real latency, which must not share the CPU; more only for simulated work).</summary>
     public int Concurrency { get; set; } = 1;
@@ -35,6 +39,41 @@ public sealed class DeviceWorker(IGrainFactory grains, ICandidateMeasurer measur
     protected override string WorkerId => options.Value.WorkerId;
     protected override TimeSpan PollInterval => options.Value.PollInterval;
     protected override int Concurrency => options.Value.Concurrency;
+
+    protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
+        Task.WhenAll(StayRegistered(stoppingToken), base.ExecuteAsync(stoppingToken));
+
+    /// <summary>Registers with the device registry, then heartbeats; registers again when the registry does not know it.</summary>
+    private async Task StayRegistered(CancellationToken stoppingToken)
+    {
+        var registry = Grains.GetGrain<IDeviceRegistryGrain>(IDeviceRegistryGrain.Key);
+        var registration = new DeviceRegistration(options.Value.Key, options.Value.WorkerId, measurer.Engine, LatencyMeasurement.Environment());
+        var registered = false;
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                registered = registered && await registry.Heartbeat(registration.WorkerId);
+                if (!registered)
+                {
+                    await registry.Register(registration);
+                    registered = true;
+                }
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                Log.LogWarning(e, "device registry unreachable; retrying");
+            }
+            try
+            {
+                await Task.Delay(options.Value.HeartbeatInterval, stoppingToken);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+        }
+    }
 
     protected override async Task Run(IWorkQueueGrain queue, JobLease lease, CancellationToken stoppingToken)
     {

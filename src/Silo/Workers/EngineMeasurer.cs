@@ -15,6 +15,8 @@ public sealed class EngineMeasurer : ICandidateMeasurer
 {
     private static readonly JsonSerializerOptions Json = new();
 
+    public string Engine => $"onnxruntime {SrEngine.RuntimeVersion}";
+
     public DeviceMeasurement Measure(string device, CandidateSpec spec, TrainedCandidate trained, CancellationToken cancellation)
     {
         var artifact = trained.Artifacts.Single(a => a.Kind == "int8-onnx");

@@ -15,6 +15,8 @@ namespace SrMobile.Silo.Workers;
 /// </summary>
 public sealed class SimulatedWork : ICandidateTrainer, ICandidateMeasurer
 {
+    public string Engine => "simulated";
+
     public TrainedCandidate Run(CandidateSpec spec, Action<string, TrainingProgress?> report, CancellationToken cancellation)
     {
         report("training", null);
@@ -29,7 +31,7 @@ public sealed class SimulatedWork : ICandidateTrainer, ICandidateMeasurer
         var pixels = (double)spec.Protocol.Height * spec.Protocol.Width;
         // 100 GMAC/s, about what the int8 engine reaches on this kind of CPU (docs/BENCHMARKS.md).
         var milliseconds = 0.5 + architecture.MacsPerPixel * pixels / 1e8 * (1 + 0.2 * Jitter(spec.Key + device));
-        return new DeviceMeasurement(device, milliseconds, milliseconds * 1.05, 1, "simulated", trained.Int8Psnr, trained.Int8Ssim, "{}");
+        return new DeviceMeasurement(device, milliseconds, milliseconds * 1.05, 1, Engine, trained.Int8Psnr, trained.Int8Ssim, "{}");
     }
 
     private static double Psnr(CandidateSpec spec)
