@@ -27,7 +27,8 @@ public sealed record CandidateSpec(
     [property: Id(7)] int Priority,
     [property: Id(8)] SearchDatasets Datasets,
     [property: Id(9)] IReadOnlyList<string> Devices,
-    [property: Id(10)] MeasurementProtocol Protocol)
+    [property: Id(10)] MeasurementProtocol Protocol,
+    [property: Id(11)] IReadOnlyDictionary<string, double> MaxMilliseconds)
 {
     /// <summary>The canonical key: one grain, and so one run, per grid point however many workers there are.</summary>
     public string Key => $"{SearchName}/x{Scale}-m{Depth}-c{Width}/{Quantization.Key}/{TrainingHash}";

@@ -81,8 +81,13 @@ public sealed class CandidateGrain(
         if (!double.IsFinite(measurement.MedianMs) || measurement.MedianMs <= 0 || !double.IsFinite(measurement.Psnr) || measurement.Psnr <= 0)
             return false;
         state.State.Measurements[measurement.Device] = measurement;
+        // A candidate slower than the spec allows on this device is measured and kept, but is no answer for it.
+        var withinLimit = !spec.MaxMilliseconds.TryGetValue(measurement.Device, out var limit) || measurement.MedianMs <= limit;
+        if (!withinLimit)
+            state.State.Errors.Add(FormattableString.Invariant($"{measurement.Device}: {measurement.MedianMs:F2} ms exceeds the constraint of {limit} ms; not on its Pareto front"));
         await Persist(spec.Devices.All(state.State.Measurements.ContainsKey) ? CandidateStage.Done : CandidateStage.Measuring);
-        await GrainFactory.GetGrain<IParetoGrain>(spec.ParetoKey(measurement.Device)).Report(new ParetoPoint(spec.Key, measurement.Psnr, measurement.MedianMs));
+        if (withinLimit)
+            await GrainFactory.GetGrain<IParetoGrain>(spec.ParetoKey(measurement.Device)).Report(new ParetoPoint(spec.Key, measurement.Psnr, measurement.MedianMs));
         return true;
     }
 

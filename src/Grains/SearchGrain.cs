@@ -132,7 +132,7 @@ public sealed class SearchGrain(
             foreach (var depth in spec.Depths)
                 foreach (var width in spec.Widths)
                     foreach (var quantization in spec.Quantization)
-                        yield return new CandidateSpec(spec.Name, scale, depth, width, quantization, spec.Training, trainingHash, spec.Priority, spec.Datasets, spec.Devices, spec.Protocol);
+                        yield return new CandidateSpec(spec.Name, scale, depth, width, quantization, spec.Training, trainingHash, spec.Priority, spec.Datasets, spec.Devices, spec.Protocol, spec.MaxMilliseconds);
     }
 
     private static string Hash(string text) => Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(text))).ToLowerInvariant();

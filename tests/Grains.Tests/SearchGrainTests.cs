@@ -1,5 +1,5 @@
-using SrMobile.Tests;
 using SrMobile.Contracts;
+using SrMobile.Tests;
 
 namespace SrMobile.Grains.Tests;
 
@@ -92,5 +92,45 @@ public class SearchGrainTests(ClusterFixture fixture) : IClassFixture<ClusterFix
         Assert.Equal(1, status.Stages[CandidateStage.Done]);
         Assert.Equal(7, status.Stages[CandidateStage.Cancelled]);
         Assert.False(await second.MoveTo(CandidateStage.Training));
+    }
+
+    [Fact]
+    public async Task A_trained_candidate_is_measured_per_device_and_only_points_within_the_constraint_reach_the_front()
+    {
+        var name = NewName();
+        var text = Spec(name, widths: "[8]").Replace("quantization: [{kind: ptq}, {kind: qat}]", "quantization: [{kind: ptq}]")
+            .Replace("devices: [local]", "devices: [local, tv]\nconstraints: {max_ms: {tv: 50}}");
+        var search = fixture.Grains.GetGrain<ISearchGrain>(name);
+        Assert.True((await search.Submit(text)).Accepted);
+        await SearchExpansion.Expanded(search);
+        var (spec, _) = SearchSpecReader.Parse(text);
+        var candidates = SearchGrain.Expand(spec!).ToList();
+        Assert.Equal(2, candidates.Count); // depths 1 and 2
+
+        foreach (var (candidate, milliseconds) in candidates.Zip([30.0, 80.0]))
+        {
+            var grain = fixture.Grains.GetGrain<ICandidateGrain>(candidate.Key);
+            Assert.False(await grain.RecordTrained(new TrainedCandidate(30, 29.9, 0.9, 10, []))); // not quantizing yet
+            Assert.True(await grain.MoveTo(CandidateStage.Training));
+            Assert.True(await grain.MoveTo(CandidateStage.Quantizing));
+            Assert.True(await grain.RecordTrained(new TrainedCandidate(30, 29.9, 0.9, 10, [])));
+            foreach (var device in new[] { "local", "tv" })
+            {
+                var job = await fixture.Grains.GetGrain<IWorkQueueGrain>(CandidateSpec.DevicePool(device)).Get(candidate.MeasurementJobId(device));
+                Assert.Equal(JobStatus.Queued, job!.Status);
+            }
+            Assert.False(await grain.RecordMeasurement(new DeviceMeasurement("tv", double.NaN, 1, 1, "e", 29.9, 0.9, "{}")));
+            Assert.False(await grain.RecordMeasurement(new DeviceMeasurement("phone", 10, 11, 1, "e", 29.9, 0.9, "{}"))); // not a target
+            Assert.True(await grain.RecordMeasurement(new DeviceMeasurement("tv", milliseconds, milliseconds, 5, "e", 29.9, 0.9, "{}")));
+            Assert.Equal(CandidateStage.Measuring, (await grain.Get()).Stage);
+            Assert.True(await grain.RecordMeasurement(new DeviceMeasurement("local", milliseconds, milliseconds, 5, "e", 29.9, 0.9, "{}")));
+            Assert.Equal(CandidateStage.Done, (await grain.Get()).Stage);
+        }
+
+        var tv = await fixture.Grains.GetGrain<IParetoGrain>(candidates[0].ParetoKey("tv")).Get();
+        Assert.Equal([candidates[0].Key], tv.All.Select(p => p.CandidateKey));
+        Assert.Equal(2, (await fixture.Grains.GetGrain<IParetoGrain>(candidates[0].ParetoKey("local")).Get()).All.Count);
+        Assert.Contains("exceeds the constraint of 50 ms", (await fixture.Grains.GetGrain<ICandidateGrain>(candidates[1].Key).Get()).Errors.Single());
+        Assert.Equal(2, (await search.Status()).Stages[CandidateStage.Done]);
     }
 }
