@@ -5,19 +5,26 @@ namespace SrMobile.Cli.Tests;
 public class DemoCommandTests
 {
     [Fact]
-    public async Task Demo_trains_on_the_bundled_photos_tests_against_bicubic_and_retests_when_run_again()
+    public async Task Demo_runs_the_bundled_search_to_its_pareto_front_and_reprints_it_when_run_again()
     {
         using var work = TestData.NewTemporaryFolder();
-        var first = await CliRunner.Run("demo", "--iterations", "30", "--workdir", work.Path);
+        var first = await CliRunner.Run("demo", "--quick", "--iterations", "20", "--workdir", work.Path);
         Assert.True(first.ExitCode == 0, first.Error);
-        Assert.Contains("abpn vs bicubic", first.Out);
-        Assert.Contains("palapeli_citrus_fruits", first.Out);
-        Assert.Contains("mean", first.Out);
-        Assert.Equal(2, Directory.GetFiles(Path.Combine(work.Path, "experiment", "demo", "results"), "*.png").Length);
+        Assert.Contains("demo: 8 candidates", first.Error);
+        // Every grid point trained, quantized, exported, scored on the int8 engine and timed here.
+        var rows = first.Out.Split('\n').Where(l => l.TrimStart().StartsWith("samples-x3/x3-m", StringComparison.Ordinal)).ToList();
+        Assert.Equal(8, rows.Count(r => r.Contains(" done ")));
+        Assert.Contains("bicubic", first.Out);
+        Assert.Contains("Pareto front x3 on local:", first.Out);
+        Assert.True(Directory.Exists(Path.Combine(work.Path, ".srmobile", "demo", "state")));
 
-        var again = await CliRunner.Run("demo", "--iterations", "30", "--workdir", work.Path);
+        var again = await CliRunner.Run("demo", "--quick", "--iterations", "20", "--workdir", work.Path);
         Assert.Equal(0, again.ExitCode);
-        Assert.Contains("already trained", again.Error);
+        Assert.Contains("demo resumes", again.Error);
         Assert.Equal(first.Out, again.Out);
+
+        var other = await CliRunner.Run("demo", "--quick", "--iterations", "30", "--workdir", work.Path);
+        Assert.Equal(SrMobile.Cli.SrMobileCommand.BadInput, other.ExitCode);
+        Assert.Contains("--fresh", other.Error);
     }
 }

@@ -1,71 +1,110 @@
 using System.CommandLine;
+using System.Globalization;
+using Microsoft.Extensions.DependencyInjection;
+using SrMobile.Contracts;
+using SrMobile.Engine;
 using SrMobile.Engine.Evaluation;
 using SrMobile.Engine.Metrics;
-using SrMobile.Engine.Models;
-using SrMobile.Training.Data;
-using SrMobile.Training.Network;
-using SrMobile.Training.Trainer;
+using SrMobile.Grains;
 
 namespace SrMobile.Cli.Commands;
 
 /// <summary>
-/// <c>srmobile demo</c>: trains a small ABPN ×3 on the bundled photos for a few minutes and tests it against bicubic
-/// on the held-out bundled photos. Rerunning resumes an unfinished demo and re-tests a finished one.
+/// <c>srmobile demo</c>: the product in one command. A small real search (the bundled
+/// <c>options/search/samples_x3.yaml</c>: 2 depths × 2 widths, ×3, PTQ and QAT, short budgets) on the embedded
+/// cluster: every candidate is trained on the bundled photos, quantized, exported to int8 ONNX, scored on the int8
+/// engine's own output and timed on this machine as device key <c>local</c>; it ends with the Pareto front.
+/// Rerunning resumes an unfinished demo and reprints a finished one.
 /// </summary>
 public static class DemoCommand
 {
-    public const string RunName = "demo";
-
-    public static TrainingOptions Recipe(long iterations) => new()
-    {
-        Scale = 3,
-        Depth = 4,
-        Width = 28,
-        Train = new HighOnlyFolderSource(SrMobileCommand.Bundled(Path.Combine("samples", "train"))),
-        Validation = new HighOnlyFolderSource(SrMobileCommand.Bundled(Path.Combine("samples", "test"))),
-        Iterations = iterations,
-        IterationsPerEpoch = 500,
-        BatchSize = 16,
-        PatchSize = 48,
-        LearningRate = 1e-3,
-        LearningRateMilestones = [(long)(iterations * 0.6), (long)(iterations * 0.85)],
-        ValidateEvery = 500,
-        LogEvery = 50,
-    };
+    public const string SpecPath = "options/search/samples_x3.yaml";
 
     public static Command Create(CliConsole console)
     {
-        var iterations = new Option<long>("--iterations") { Description = "Training steps (default 1500: a few minutes on 2 cores)", DefaultValueFactory = _ => 1500 };
-        var workdir = new Option<DirectoryInfo?>("--workdir") { Description = "Folder for log/ and experiment/demo (default: current)" };
-        var fresh = new Option<bool>("--fresh") { Description = "Delete experiment/demo first and train from scratch" };
-        var command = new Command("demo", "Train a small ABPN x3 on the bundled photos and test it against bicubic.") { iterations, workdir, fresh };
-        command.SetAction((parse, cancellation) => SrMobileCommand.Guard(console, () =>
+        var workdir = new Option<DirectoryInfo?>("--workdir") { Description = "Folder for the demo's state and models (default: current; they go to .srmobile/demo)" };
+        var fresh = new Option<bool>("--fresh") { Description = "Delete the demo's state and models first" };
+        var iterations = new Option<long?>("--iterations") { Description = "Float training steps per candidate (QAT gets half); default: the spec's" };
+        var quick = new Option<bool>("--quick") { Description = "Smoke run: a 3-run latency protocol at 120x160 (the times mean little)" };
+        var threads = new Option<int>("--threads") { Description = "Trainer threads (0 = all cores)", DefaultValueFactory = _ => 0 };
+        var command = new Command("demo", $"A small real search on the bundled photos ({SpecPath}), ending with its Pareto front.") { workdir, fresh, iterations, quick, threads };
+        command.SetAction((parse, cancellation) => SrMobileCommand.Guard(console, async () =>
         {
-            var paths = new ExperimentPaths(parse.GetValue(workdir)?.FullName ?? Directory.GetCurrentDirectory(), RunName);
-            if (parse.GetValue(fresh) && paths.Exists)
-                Directory.Delete(paths.Folder, recursive: true);
-            var options = Recipe(parse.GetValue(iterations));
-            var done = File.Exists(paths.LastCheckpoint) && AbpnCheckpoint.Load(paths.LastCheckpoint).Metadata.Iteration >= options.Iterations;
-            if (done)
-            {
-                console.Error.WriteLine($"{paths.Folder} is already trained to {options.Iterations} iterations; testing it (--fresh retrains)");
-            }
-            else
-            {
-                console.Error.WriteLine($"training {options.Architecture} on {options.Train.Describe()} for {options.Iterations} iterations");
-                var result = TrainCommand.Run(console, options, paths, resume: paths.Exists, cancellation);
-                if (result.StopReason == "cancelled")
-                    return Task.FromResult(SrMobileCommand.Cancelled);
-            }
+            var root = Path.Combine(parse.GetValue(workdir)?.FullName ?? Directory.GetCurrentDirectory(), ".srmobile", "demo");
+            if (parse.GetValue(fresh) && Directory.Exists(root))
+                Directory.Delete(root, recursive: true);
+            var spec = Spec(parse.GetValue(iterations), parse.GetValue(quick));
 
-            using var network = AbpnNetwork.FromCheckpoint(AbpnCheckpoint.Load(paths.BestCheckpoint));
-            network.eval();
-            var report = DatasetEvaluation.Run(SrMobileCommand.Bundled(Path.Combine("samples", "test")), 3, ProtocolKind.Y, "abpn",
-                low => SuperResolver.Upscale(network, low), Path.Combine(paths.Folder, "results"));
-            TestCommand.PrintTable(console.Out, report);
-            console.Out.WriteLine($"SR images: {Path.Combine(paths.Folder, "results")}");
-            return Task.FromResult(0);
+            using var host = SearchCommand.EmbeddedCluster(root, parse.GetValue(threads));
+            await host.StartAsync(cancellation);
+            try
+            {
+                var grains = host.Services.GetRequiredService<IGrainFactory>();
+                var search = grains.GetGrain<ISearchGrain>(spec.Name);
+                var submitted = await search.Submit(SearchSpecWriter.ToJson(spec));
+                if (!submitted.Accepted)
+                    throw new BadInputException($"{root} holds a demo run with other settings ({string.Join("; ", submitted.Errors)}); add --fresh to start over");
+                console.Error.WriteLine(submitted.Created
+                    ? $"demo: {submitted.Candidates} candidates ({string.Join(" × ", $"depths {string.Join('/', spec.Depths)}", $"widths {string.Join('/', spec.Widths)}", string.Join('/', spec.Quantization.Select(q => q.Kind)))}, x3), state in {root}"
+                    : $"demo resumes: {submitted.Candidates} candidates, state in {root}");
+                await SearchCommand.Follow(console, search, submitted.Candidates, cancellation);
+                var failed = await PrintCandidates(console.Out, grains, spec);
+                console.Out.WriteLine();
+                await SearchCommand.PrintFronts(console.Out, grains, spec);
+                return failed == 0 ? 0 : 1;
+            }
+            finally
+            {
+                await host.StopAsync(CancellationToken.None);
+            }
         }));
         return command;
+    }
+
+    /// <summary>The bundled spec with its dataset folders made absolute (they are bundled beside it) and the budgets asked for.</summary>
+    public static SearchSpec Spec(long? iterations, bool quick)
+    {
+        var path = SrMobileCommand.Bundled(SpecPath);
+        var (spec, errors) = SearchSpecReader.Parse(InputFile.ReadText(path, "demo search spec"));
+        if (spec is null)
+            throw new BadInputException($"{path}: " + string.Join("; ", errors));
+        string? Bundled(string? folder) => folder is null ? null : Path.GetFullPath(SrMobileCommand.Bundled(folder));
+        spec = spec with { Datasets = new SearchDatasets(Bundled(spec.Datasets.Train)!, Bundled(spec.Datasets.Validation), Bundled(spec.Datasets.Calibration)) };
+        if (iterations is { } steps)
+        {
+            if (steps < 2)
+                throw new BadInputException($"--iterations must be at least 2, not {steps}");
+            spec = spec with
+            {
+                Training = spec.Training with { Iterations = steps },
+                Quantization = [.. spec.Quantization.Select(q => q.Kind == "qat" ? q with { QatIterations = steps / 2 } : q)],
+            };
+        }
+        if (quick)
+            spec = spec with { Protocol = spec.Protocol with { Height = 120, Width = 160, Warmup = 1, MinRuns = 3, MinSeconds = 0 } };
+        return spec;
+    }
+
+    /// <summary>One line per candidate (float and int8 PSNR, time), with bicubic's PSNR on the same images; returns how many failed.</summary>
+    private static async Task<int> PrintCandidates(TextWriter writer, IGrainFactory grains, SearchSpec spec)
+    {
+        var validation = spec.Datasets.Validation ?? spec.Datasets.Train;
+        var views = await Task.WhenAll(SearchGrain.Expand(spec).Select(c => grains.GetGrain<ICandidateGrain>(c.Key).Get()));
+        foreach (var scale in spec.Scales)
+        {
+            var bicubic = DatasetEvaluation.Run(validation, scale, ProtocolKind.Y, DatasetEvaluation.BicubicMethod, null).Mean.Psnr;
+            writer.WriteLine(string.Create(CultureInfo.InvariantCulture, $"x{scale} on {validation} (Y PSNR; bicubic {bicubic:F2} dB):"));
+            writer.WriteLine($"  {"candidate",-48} {"stage",-9} {"float",7} {"int8",7} {"vs bicubic",10} {"ms (local)",10}");
+            foreach (var view in views.Where(v => v.Spec?.Scale == scale))
+            {
+                var trained = view.Trained;
+                var milliseconds = view.Measurements.FirstOrDefault()?.MedianMs;
+                writer.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"  {view.Key,-48} {view.Stage.ToString().ToLowerInvariant(),-9} {trained?.FloatPsnr,7:F2} {trained?.Int8Psnr,7:F2} {trained?.Int8Psnr - bicubic,10:+0.00;-0.00} {milliseconds,10:F1}"));
+                foreach (var error in view.Errors)
+                    writer.WriteLine($"    {error}");
+            }
+        }
+        return views.Count(v => v.Stage == CandidateStage.Failed);
     }
 }

@@ -18,13 +18,16 @@ namespace SrMobile.Silo.Training;
 /// <summary>
 /// One candidate's trainer work: train the float model, quantize it (PTQ or QAT), export float and int8 ONNX,
 /// score the int8 engine's own output on the validation images, and hand back the artifacts with their SHA-256.
-/// Everything lives under a folder named by the candidate key, so a requeued job resumes from its checkpoints.
+/// Everything lives under folders named by the candidate key (the float model: by its architecture and training
+/// recipe, shared by the PTQ and QAT siblings), so a requeued job resumes from its checkpoints.
 /// </summary>
 public sealed class CandidatePipeline(string workFolder, int threads) : ICandidateTrainer
 {
     public TrainedCandidate Run(CandidateSpec spec, Action<string, TrainingProgress?> report, CancellationToken cancellation)
     {
-        var folder = Path.Combine(workFolder, "candidates", Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(spec.Key)))[..16].ToLowerInvariant());
+        var folder = Path.Combine(workFolder, "candidates", ShortHash(spec.Key));
+        // PTQ and QAT siblings (same architecture and training recipe) share one float model: it is trained once.
+        var floatFolder = Path.Combine(workFolder, "float", ShortHash($"{spec.SearchName}/x{spec.Scale}-m{spec.Depth}-c{spec.Width}/{spec.TrainingHash}"));
         var loader = new DatasetLoader(Path.Combine(workFolder, ".cache"));
         var recipe = spec.Training;
         var validation = new HighOnlyFolderSource(spec.Datasets.Validation ?? spec.Datasets.Train);
@@ -44,9 +47,11 @@ public sealed class CandidatePipeline(string workFolder, int threads) : ICandida
             LogEvery = (int)Math.Clamp(recipe.Iterations / 20, 1, 100),
             Threads = threads,
         };
-        var floatRun = new ExperimentPaths(folder, "float");
+        var floatRun = new ExperimentPaths(floatFolder, "float");
         report("training", null);
-        var floatCheckpoint = Train(floatOptions, floatRun, loader, p => report("training", p), cancellation);
+        AbpnCheckpoint floatCheckpoint;
+        using (Exclusive(floatFolder, () => report("training", null), cancellation))
+            floatCheckpoint = Train(floatOptions, floatRun, loader, p => report("training", p), cancellation);
 
         report("quantizing", null);
         AbpnCheckpoint quantized;
@@ -108,6 +113,30 @@ public sealed class CandidatePipeline(string workFolder, int threads) : ICandida
         }
         return AbpnCheckpoint.Load(paths.BestCheckpoint);
     }
+
+    /// <summary>
+    /// Holds <paramref name="folder"/>'s lock file (another trainer of this machine may be training the shared float
+    /// model); while waiting, <paramref name="heartbeat"/> keeps this job's lease alive.
+    /// </summary>
+    private static FileStream Exclusive(string folder, Action heartbeat, CancellationToken cancellation)
+    {
+        Directory.CreateDirectory(folder);
+        while (true)
+        {
+            try
+            {
+                return new FileStream(Path.Combine(folder, "train.lock"), FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+            }
+            catch (IOException)
+            {
+                heartbeat();
+                cancellation.WaitHandle.WaitOne(TimeSpan.FromSeconds(1));
+                cancellation.ThrowIfCancellationRequested();
+            }
+        }
+    }
+
+    private static string ShortHash(string text) => Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(text)))[..16].ToLowerInvariant();
 
     private static Artifact Describe(string kind, string path)
     {
