@@ -94,4 +94,7 @@ public interface IWorkQueueGrain : IGrainWithStringKey
     Task<JobView?> Get(string jobId);
 
     Task<QueueSummary> Summary();
+
+    /// <summary>The jobs under a lease now, with their last heartbeat's progress (what the workers are doing).</summary>
+    Task<IReadOnlyList<JobView>> Leased();
 }

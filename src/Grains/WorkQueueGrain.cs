@@ -142,13 +142,11 @@ public sealed class WorkQueueGrain(IOptions<WorkQueueOptions> options) : Grain, 
         return new LeaseOutcome(true, null);
     }
 
-    public Task<JobView?> Get(string jobId)
-    {
-        if (!index.TryGetValue(jobId, out var position))
-            return Task.FromResult<JobView?>(null);
-        var job = jobs[position];
-        return Task.FromResult<JobView?>(new JobView(job.JobId, job.Status, job.Attempts, job.LostLeases, job.WorkerId, job.Progress, job.Result, [.. job.Errors]));
-    }
+    public Task<JobView?> Get(string jobId) =>
+        Task.FromResult(index.TryGetValue(jobId, out var position) ? View(jobs[position]) : null);
+
+    public Task<IReadOnlyList<JobView>> Leased() =>
+        Task.FromResult<IReadOnlyList<JobView>>([.. leases.Values.Select(Job).OrderBy(j => j.Sequence).Select(View)]);
 
     public Task<QueueSummary> Summary()
     {
@@ -220,6 +218,9 @@ public sealed class WorkQueueGrain(IOptions<WorkQueueOptions> options) : Grain, 
         job = Job(jobId);
         return true;
     }
+
+    private static JobView View(JobRecord job) =>
+        new(job.JobId, job.Status, job.Attempts, job.LostLeases, job.WorkerId, job.Progress, job.Result, [.. job.Errors]);
 
     private static void EndLease(JobRecord job)
     {

@@ -70,7 +70,7 @@ public static class BenchSearchCommand
                 if (!submitted.Accepted)
                     throw new InvalidOperationException(string.Join("; ", submitted.Errors));
                 var submitSeconds = clock.Elapsed.TotalSeconds;
-                await SearchCommand.Follow(console, search, submitted.Candidates, cancellation);
+                await SearchCommand.Follow(console, grains, search, submitted.Candidates, cancellation);
                 var wall = clock.Elapsed.TotalSeconds;
 
                 process.Refresh();

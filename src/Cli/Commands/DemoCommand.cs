@@ -47,7 +47,7 @@ public static class DemoCommand
                 console.Error.WriteLine(submitted.Created
                     ? $"demo: {submitted.Candidates} candidates ({string.Join(" × ", $"depths {string.Join('/', spec.Depths)}", $"widths {string.Join('/', spec.Widths)}", string.Join('/', spec.Quantization.Select(q => q.Kind)))}, x3), state in {root}"
                     : $"demo resumes: {submitted.Candidates} candidates, state in {root}");
-                await SearchCommand.Follow(console, search, submitted.Candidates, cancellation);
+                await SearchCommand.Follow(console, grains, search, submitted.Candidates, cancellation);
                 var failed = await PrintCandidates(console.Out, grains, spec);
                 console.Out.WriteLine();
                 await SearchCommand.PrintFronts(console.Out, grains, spec);

@@ -42,7 +42,7 @@ public static class SearchCommand
                 console.Error.WriteLine(submitted.Created
                     ? $"search '{parsed.Name}': {submitted.Candidates} candidates, state in {root}"
                     : $"search '{parsed.Name}' resumes: {submitted.Candidates} candidates, state in {root}");
-                await Follow(console, search, submitted.Candidates, cancellation);
+                await Follow(console, grains, search, submitted.Candidates, cancellation);
                 await PrintFronts(console.Out, grains, parsed);
             }
             finally
@@ -240,25 +240,49 @@ public static class SearchCommand
         return builder.Build();
     }
 
-    /// <summary>One bar per stage, until every candidate is done, failed or cancelled.</summary>
-    internal static async Task Follow(CliConsole console, ISearchGrain search, int total, CancellationToken cancellation)
+    /// <summary>
+    /// One bar per stage (trained, quantized, measured), with what the trainers are doing now, until every candidate
+    /// is done, failed or cancelled.
+    /// </summary>
+    internal static async Task Follow(CliConsole console, IGrainFactory grains, ISearchGrain search, int total, CancellationToken cancellation)
     {
-        var bar = new ProgressBar(console, "search", total);
+        var bar = new ProgressBar(console, [("trained  ", total), ("quantized", total), ("measured ", total)]);
+        var trainers = grains.GetGrain<IWorkQueueGrain>(Grains.CandidateGrain.TrainerPool);
         while (true)
         {
             var status = await search.Status();
-            int Count(CandidateStage stage) => status.Stages.GetValueOrDefault(stage);
-            var finished = Count(CandidateStage.Done) + Count(CandidateStage.Failed) + Count(CandidateStage.Cancelled);
-            var creating = status.Expanded < status.Candidates && !status.Cancelled ? $"created {status.Expanded}/{status.Candidates} " : "";
-            bar.Report(finished, $"{creating}queued {Count(CandidateStage.Queued)} training {Count(CandidateStage.Training)} quantizing {Count(CandidateStage.Quantizing)} measuring {Count(CandidateStage.Measuring)} done {Count(CandidateStage.Done)} failed {Count(CandidateStage.Failed)}");
+            int Count(params CandidateStage[] stages) => stages.Sum(s => status.Stages.GetValueOrDefault(s));
+            var measured = Count(CandidateStage.Done);
+            var quantized = measured + Count(CandidateStage.Measuring);
+            var trained = quantized + Count(CandidateStage.Quantizing);
+            var finished = Count(CandidateStage.Done, CandidateStage.Failed, CandidateStage.Cancelled);
+            var running = (await trainers.Leased()).Where(j => j.JobId.StartsWith(status.Name + "/", StringComparison.Ordinal))
+                .Select(j => j.Progress is { Iteration: > 0 } p
+                    ? string.Create(CultureInfo.InvariantCulture, $"{CandidateName(j.JobId)} {p.Stage} it {p.Iteration} loss {p.Loss:F2}{(p.ValidationPsnr is { } v ? $" val {v:F2} dB" : "")}")
+                    : $"{CandidateName(j.JobId)} {j.Progress?.Stage ?? "starting"}");
+            var details = new[]
+            {
+                (status.Expanded < status.Candidates && !status.Cancelled ? $"created {status.Expanded}/{status.Candidates}; " : "") + $"queued {Count(CandidateStage.Queued)}; " + string.Join("; ", running),
+                "",
+                $"failed {Count(CandidateStage.Failed)}{(status.Cancelled ? $", cancelled {Count(CandidateStage.Cancelled)}" : "")}",
+            };
+            long[] values = [trained, quantized, measured];
             // A cancelled search creates no more candidates: it is over once the ones it has are.
             if (finished >= total || (status.Cancelled && finished >= status.Expanded))
             {
-                bar.Finish(finished);
+                bar.Finish(values, details);
                 return;
             }
+            bar.Report(values, details);
             await Task.Delay(TimeSpan.FromSeconds(1), cancellation);
         }
+    }
+
+    /// <summary><c>x3-m4-c28/qat-300-0.0001</c> of a job id <c>{search}/x3-m4-c28/qat-300-0.0001/{hash}/train</c>.</summary>
+    private static string CandidateName(string jobId)
+    {
+        var parts = jobId.Split('/');
+        return parts.Length >= 3 ? $"{parts[1]}/{parts[2]}" : jobId;
     }
 
     public static async Task PrintFronts(TextWriter writer, IGrainFactory grains, SearchSpec spec)
