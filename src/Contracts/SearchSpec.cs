@@ -53,7 +53,8 @@ public sealed record SearchSpec(
     [property: Id(7)] IReadOnlyList<string> Devices,
     [property: Id(8)] MeasurementProtocol Protocol,
     [property: Id(9)] IReadOnlyDictionary<string, double> MaxMilliseconds,
-    [property: Id(10)] int Priority)
+    [property: Id(10)] int Priority,
+    [property: Id(11)] double MaiConstant = 1)
 {
     public int CandidateCount => Scales.Count * Depths.Count * Widths.Count * Quantization.Count;
 }

@@ -119,11 +119,14 @@ public static partial class SearchSpecReader
         }
         c?.RejectUnknown();
         var priority = r.Int("priority") ?? 0;
+        var maiConstant = r.Double("mai_constant") ?? 1;
+        if (!(maiConstant > 0) || double.IsInfinity(maiConstant))
+            errors.Add(new SpecError("mai_constant", $"must be a positive number, not {maiConstant}"));
         r.RejectUnknown();
 
         if (errors.Count > 0)
             return (null, errors);
-        return (new SearchSpec(name, scales, depths, widths, quantization, training, datasets, devices, protocol, limits, priority), errors);
+        return (new SearchSpec(name, scales, depths, widths, quantization, training, datasets, devices, protocol, limits, priority, maiConstant), errors);
 
         long Positive(long value, string field)
         {

@@ -45,5 +45,6 @@ public static class SearchSpecWriter
         },
         ["constraints"] = new Dictionary<string, object> { ["max_ms"] = spec.MaxMilliseconds },
         ["priority"] = spec.Priority,
+        ["mai_constant"] = spec.MaiConstant,
     }, Json);
 }

@@ -43,6 +43,8 @@ public static class SiloHostingExtensions
         silo.Services.Configure<WorkQueueOptions>(configuration.GetSection(WorkQueueOptions.Section));
         silo.Services.Configure<DeviceRegistryOptions>(configuration.GetSection(DeviceRegistryOptions.Section));
         var simulate = configuration.GetValue("SrMobile:Simulate", false);
+        if (simulate)
+            silo.Services.Configure<SimulatedWorkOptions>(configuration.GetSection(SimulatedWorkOptions.Section));
         if (roles.Contains(SiloRoles.Trainer))
         {
             silo.Services.Configure<TrainerOptions>(configuration.GetSection(TrainerOptions.Section));

@@ -60,13 +60,14 @@ public class SearchSpecReaderTests
             devices: [local, local]
             protocol: {input: big}
             constraints: {max_ms: {tv: 10}}
+            mai_constant: -2
             """);
         Assert.Null(spec);
         var fields = errors.Select(e => e.Field).ToList();
         foreach (var field in new[]
         {
             "name", "scales[1]", "depths[0]", "widths[0]", "quantization[0].kind", "training.iterations", "training.lr",
-            "training.bacth_size", "datasets.train", "devices", "protocol.input", "constraints.max_ms.tv",
+            "training.bacth_size", "datasets.train", "devices", "protocol.input", "constraints.max_ms.tv", "mai_constant",
         })
         {
             Assert.Contains(field, fields);

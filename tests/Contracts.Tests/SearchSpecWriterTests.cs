@@ -20,6 +20,7 @@ public class SearchSpecWriterTests
             constraints:
               max_ms: {pixel-8: 40.5}
             priority: -1
+            mai_constant: 0.25
             """);
         Assert.Empty(errors);
 
@@ -32,6 +33,7 @@ public class SearchSpecWriterTests
         Assert.Equal(spec.Training.LearningRateMilestones, again.Training.LearningRateMilestones);
         Assert.Equal(40.5, again.MaxMilliseconds["pixel-8"]);
         Assert.Equal(-1, again.Priority);
+        Assert.Equal(0.25, again.MaiConstant);
         Assert.Equal([2, 3], again.Scales);
         Assert.Equal(["local", "pixel-8"], again.Devices);
     }

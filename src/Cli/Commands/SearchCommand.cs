@@ -131,7 +131,7 @@ public static class SearchCommand
             {
                 var lines = new List<string> { "scale,device,candidate,psnr,median_ms,mai_score" };
                 lines.AddRange(fronts.SelectMany(f => f.View.Front.Select(p => string.Create(CultureInfo.InvariantCulture,
-                    $"{f.Scale},{f.Device},{p.CandidateKey},{p.Psnr:R},{p.MedianMs:R},{ParetoMath.MaiScore(p.Psnr, p.MedianMs):R}"))));
+                    $"{f.Scale},{f.Device},{p.CandidateKey},{p.Psnr:R},{p.MedianMs:R},{ParetoMath.MaiScore(p.Psnr, p.MedianMs, spec.MaiConstant):R}"))));
                 await File.WriteAllLinesAsync(file.FullName, lines, cancellation);
             }
             if (parse.GetValue(json))
@@ -298,7 +298,7 @@ public static class SearchCommand
                 foreach (var point in view.Front)
                 {
                     writer.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                        $"  {point.CandidateKey,-48} {point.Psnr,9:F2} {point.MedianMs,10:F2} {ParetoMath.MaiScore(point.Psnr, point.MedianMs),12:G4}"));
+                        $"  {point.CandidateKey,-48} {point.Psnr,9:F2} {point.MedianMs,10:F2} {ParetoMath.MaiScore(point.Psnr, point.MedianMs, spec.MaiConstant),12:G4}"));
                 }
             }
         }

@@ -1,10 +1,20 @@
 using System.Security.Cryptography;
 using System.Text;
+using Microsoft.Extensions.Options;
 using SrMobile.Contracts;
 using SrMobile.Engine.Models;
 using SrMobile.Training.Trainer;
 
 namespace SrMobile.Silo.Workers;
+
+/// <summary>Settings of <see cref="SimulatedWork"/> (configuration section <c>SrMobile:Simulated</c>).</summary>
+public sealed class SimulatedWorkOptions
+{
+    public const string Section = "SrMobile:Simulated";
+
+    /// <summary>How long a simulated training takes (none by default: the benchmark times the cluster alone).</summary>
+    public TimeSpan TrainingTime { get; set; }
+}
 
 /// <summary>
 /// Training and measuring that only pretend (<c>SrMobile:Simulate</c>): the cluster's own costs (grains, leases,
@@ -13,13 +23,16 @@ namespace SrMobile.Silo.Workers;
 /// not trivial; the same candidate always gets the same numbers. Nothing here is ever reported as a real result:
 /// the artifacts list is empty and the engine is named "simulated".
 /// </summary>
-public sealed class SimulatedWork : ICandidateTrainer, ICandidateMeasurer
+public sealed class SimulatedWork(IOptions<SimulatedWorkOptions> options) : ICandidateTrainer, ICandidateMeasurer
 {
     public string Engine => "simulated";
 
     public TrainedCandidate Run(CandidateSpec spec, Action<string, TrainingProgress?> report, CancellationToken cancellation)
     {
         report("training", null);
+        if (options.Value.TrainingTime > TimeSpan.Zero)
+            cancellation.WaitHandle.WaitOne(options.Value.TrainingTime);
+        cancellation.ThrowIfCancellationRequested();
         report("quantizing", null);
         var psnr = Psnr(spec);
         return new TrainedCandidate(psnr + 0.05, psnr, 0.9, spec.Training.Iterations, []);

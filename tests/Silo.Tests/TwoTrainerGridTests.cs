@@ -1,0 +1,79 @@
+using Microsoft.Extensions.DependencyInjection;
+using Orleans.TestingHost;
+using SrMobile.Contracts;
+using SrMobile.Grains;
+using SrMobile.Grains.Placement;
+using SrMobile.Silo.Workers;
+using SrMobile.Tests;
+
+namespace SrMobile.Silo.Tests;
+
+public class TwoTrainerGridTests
+{
+    // Primary coordinates and measures; the two other silos are trainers, each running two lease loops.
+    private sealed class CoordinatorAndTwoTrainers : ISiloConfigurator
+    {
+        public void Configure(ISiloBuilder silo)
+        {
+            var name = silo.Configuration["Orleans:Name"]!;
+            silo.AddSrMobileRoles(silo.Configuration, name == "Primary" ? [SiloRoles.Coordinator, SiloRoles.Device] : [SiloRoles.Trainer],
+                silo.Configuration["Test:StateFolder"]!);
+            silo.Services.PostConfigure<TrainerOptions>(o => o.WorkerId = name);
+        }
+    }
+
+    [Fact]
+    public async Task A_two_trainer_cluster_runs_a_grid_and_every_candidate_completes_exactly_once()
+    {
+        using var work = TestData.NewTemporaryFolder();
+        await using var cluster = await SiloTestCluster.Start<CoordinatorAndTwoTrainers>(work, 3,
+            ("SrMobile:Simulate", "true"),
+            ("SrMobile:Simulated:TrainingTime", "00:00:00.05"),
+            ("SrMobile:Trainer:Concurrency", "2"),
+            ("SrMobile:Device:Concurrency", "2"));
+        const string Spec = """
+            name: grid
+            scales: [2, 3]
+            depths: [1, 2, 3, 4, 5]
+            widths: [8, 16, 24, 32]
+            quantization: [{kind: ptq}, {kind: qat, iterations: 10}]
+            datasets: {train: simulated}
+            devices: [local]
+            """;
+        var search = cluster.GrainFactory.GetGrain<ISearchGrain>("grid");
+        Assert.True((await search.Submit(Spec)).Accepted);
+        var candidates = SearchGrain.Expand(SearchSpecReader.Parse(Spec).Spec!).ToList();
+        Assert.Equal(80, candidates.Count);
+
+        var deadline = DateTime.UtcNow.AddMinutes(3);
+        SearchStatus status;
+        while ((status = await search.Status()).Stages.GetValueOrDefault(CandidateStage.Done) < 80 && DateTime.UtcNow < deadline)
+            await Task.Delay(200);
+        Assert.Equal(80, status.Stages.GetValueOrDefault(CandidateStage.Done));
+
+        var trainers = cluster.GrainFactory.GetGrain<IWorkQueueGrain>(CandidateGrain.TrainerPool);
+        var devices = cluster.GrainFactory.GetGrain<IWorkQueueGrain>(CandidateSpec.DevicePool("local"));
+        Assert.Equal(new QueueSummary(0, 0, 80, 0), await trainers.Summary());
+        Assert.Equal(new QueueSummary(0, 0, 80, 0), await devices.Summary());
+        var workers = new HashSet<string>();
+        foreach (var candidate in candidates)
+        {
+            var view = await cluster.GrainFactory.GetGrain<ICandidateGrain>(candidate.Key).Get();
+            Assert.Equal(1, view.Attempts);
+            Assert.Empty(view.Errors);
+            var training = (await trainers.Get(candidate.TrainingJobId))!;
+            Assert.Equal(1, training.Attempts);
+            Assert.Equal(1, (await devices.Get(candidate.MeasurementJobId("local")))!.Attempts);
+            workers.Add(training.WorkerId!.Split('#')[0]);
+        }
+        // Both trainer silos took part.
+        Assert.Equal(["Secondary_1", "Secondary_2"], workers.Order());
+        foreach (var scale in new[] { 2, 3 })
+        {
+            var front = await cluster.GrainFactory.GetGrain<IParetoGrain>($"grid/x{scale}/local").Get();
+            Assert.Equal(40, front.All.Count);
+            Assert.Equal(40, front.All.Select(p => p.CandidateKey).Distinct().Count());
+            Assert.Equal(ParetoMath.Front(front.All), front.Front);
+        }
+    }
+}
