@@ -45,6 +45,9 @@ public static class SiloHostingExtensions
         var simulate = configuration.GetValue("SrMobile:Simulate", false);
         if (simulate)
             silo.Services.Configure<SimulatedWorkOptions>(configuration.GetSection(SimulatedWorkOptions.Section));
+        // Simulated work has no CPU to share, and runs its loops side by side on purpose.
+        if (roles.Contains(SiloRoles.Trainer) && roles.Contains(SiloRoles.Device) && !simulate)
+            silo.Services.AddSingleton<MachineGate>();
         if (roles.Contains(SiloRoles.Trainer))
         {
             silo.Services.Configure<TrainerOptions>(configuration.GetSection(TrainerOptions.Section));

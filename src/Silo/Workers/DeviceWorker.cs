@@ -30,8 +30,8 @@ public sealed class DeviceOptions
 /// device's Pareto front). Latency runs are short, so no heartbeat is needed beyond the lease itself; the
 /// protocol's max_seconds bounds a run.
 /// </summary>
-public sealed class DeviceWorker(IGrainFactory grains, ICandidateMeasurer measurer, IOptions<DeviceOptions> options, ILogger<DeviceWorker> log)
-    : LeasingWorker(grains, log)
+public sealed class DeviceWorker(IGrainFactory grains, ICandidateMeasurer measurer, IOptions<DeviceOptions> options, ILogger<DeviceWorker> log, MachineGate? gate = null)
+    : LeasingWorker(grains, log, gate)
 {
     private static readonly JsonSerializerOptions Json = new();
 

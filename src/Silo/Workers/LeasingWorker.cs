@@ -7,9 +7,11 @@ namespace SrMobile.Silo.Workers;
 /// <summary>
 /// The pull loop every worker role shares: lease a job from <see cref="Pool"/>, run it, poll again when the queue
 /// is empty; a failed lease call (a silo restarting) is logged and retried, never fatal. <see cref="Concurrency"/>
-/// loops run side by side, each its own worker (<c>{WorkerId}#{n}</c> when there are several).
+/// loops run side by side, each its own worker (<c>{WorkerId}#{n}</c> when there are several). With a
+/// <see cref="MachineGate"/> (trainer and device roles on one machine) a loop holds the gate from lease to
+/// completion, so a latency measurement never shares the CPU with training.
 /// </summary>
-public abstract class LeasingWorker(IGrainFactory grains, ILogger log) : BackgroundService
+public abstract class LeasingWorker(IGrainFactory grains, ILogger log, MachineGate? gate = null) : BackgroundService
 {
     protected IGrainFactory Grains { get; } = grains;
     protected ILogger Log { get; } = log;
@@ -33,19 +35,22 @@ public abstract class LeasingWorker(IGrainFactory grains, ILogger log) : Backgro
         while (!stoppingToken.IsCancellationRequested)
         {
             JobLease? lease;
-            try
+            using (gate is null ? null : await gate.Enter(stoppingToken))
             {
-                lease = await queue.Lease(workerId);
-            }
-            catch (Exception e) when (e is not OperationCanceledException)
-            {
-                Log.LogWarning(e, "leasing from {Pool} failed; retrying", Pool);
-                lease = null;
+                try
+                {
+                    lease = await queue.Lease(workerId);
+                }
+                catch (Exception e) when (e is not OperationCanceledException)
+                {
+                    Log.LogWarning(e, "leasing from {Pool} failed; retrying", Pool);
+                    lease = null;
+                }
+                if (lease is not null)
+                    await Run(queue, lease, stoppingToken);
             }
             if (lease is null)
                 await Task.Delay(PollInterval, stoppingToken);
-            else
-                await Run(queue, lease, stoppingToken);
         }
     }
 }

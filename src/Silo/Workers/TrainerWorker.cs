@@ -33,8 +33,8 @@ public sealed class TrainerOptions
 /// heartbeats progress (a rejected heartbeat means the lease is gone: the run stops, its checkpoints stay for whoever
 /// leases the job next), and completes or fails the lease.
 /// </summary>
-public sealed class TrainerWorker(IGrainFactory grains, ICandidateTrainer trainer, IOptions<TrainerOptions> options, ILogger<TrainerWorker> log)
-    : LeasingWorker(grains, log)
+public sealed class TrainerWorker(IGrainFactory grains, ICandidateTrainer trainer, IOptions<TrainerOptions> options, ILogger<TrainerWorker> log, MachineGate? gate = null)
+    : LeasingWorker(grains, log, gate)
 {
     private static readonly JsonSerializerOptions Json = new() { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
 
