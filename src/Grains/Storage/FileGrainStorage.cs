@@ -36,7 +36,7 @@ public sealed class FileGrainStorage(string root, Serializer serializer) : IGrai
     public async Task WriteStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState)
     {
         var path = PathOf(stateName, grainId);
-        var stored = File.Exists(path) ? Parse(await File.ReadAllBytesAsync(path), path).Version : (long?)null;
+        var stored = StoredVersion(path);
         CheckETag(stored, grainState.ETag, grainId);
         var version = (stored ?? 0) + 1;
         var payload = serializer.SerializeToArray(grainState.State);
@@ -61,7 +61,7 @@ public sealed class FileGrainStorage(string root, Serializer serializer) : IGrai
         var path = PathOf(stateName, grainId);
         if (File.Exists(path))
         {
-            CheckETag(Parse(File.ReadAllBytes(path), path).Version, grainState.ETag, grainId);
+            CheckETag(StoredVersion(path), grainState.ETag, grainId);
             File.Delete(path);
         }
         grainState.ETag = null;
@@ -74,6 +74,18 @@ public sealed class FileGrainStorage(string root, Serializer serializer) : IGrai
         var current = stored?.ToString(System.Globalization.CultureInfo.InvariantCulture);
         if (current != expected)
             throw new InconsistentStateException($"grain {grainId}: stored version {current ?? "(none)"}, the write expected {expected ?? "(none)"}", current, expected);
+    }
+
+    /// <summary>The version in the file's header (the rest of the file is not read), or null without a file.</summary>
+    private static long? StoredVersion(string path)
+    {
+        if (!File.Exists(path))
+            return null;
+        using var file = File.OpenRead(path);
+        var header = new byte[Magic.Length + sizeof(long)];
+        if (file.ReadAtLeast(header, header.Length, throwOnEndOfStream: false) < header.Length || !header.AsSpan(0, Magic.Length).SequenceEqual(Magic))
+            throw new InvalidDataException($"{path}: grain state file is damaged (no header)");
+        return System.Buffers.Binary.BinaryPrimitives.ReadInt64LittleEndian(header.AsSpan(Magic.Length));
     }
 
     private static (long Version, byte[] Payload) Parse(byte[] bytes, string path)
