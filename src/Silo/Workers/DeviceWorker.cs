@@ -1,7 +1,7 @@
-using System.Security.Cryptography;
 using System.Text.Json;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using SrMobile.Artifacts;
 using SrMobile.Contracts;
 using SrMobile.Engine.Evaluation;
 using SrMobile.Engine.Metrics;
@@ -19,15 +19,18 @@ public sealed class DeviceOptions
 
     public TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(2);
     public string WorkerId { get; set; } = $"{Environment.MachineName}-{Environment.ProcessId}-device";
+
+    /// <summary>Where fetched models are kept (remote artifacts are downloaded here; local ones are read in place).</summary>
+    public string ArtifactFolder { get; set; } = Path.Combine(Environment.CurrentDirectory, ".srmobile", "device");
 }
 
 /// <summary>
-/// Measures candidates on this machine for one device key: verifies the int8 model's SHA-256, runs the stored
-/// latency protocol on the int8 engine, scores the engine's own output on the validation images, and reports to
-/// the candidate (which feeds the device's Pareto front). Latency runs are short, so no heartbeat is needed beyond
-/// the lease itself; the protocol's max_seconds bounds a run.
+/// Measures candidates on this machine for one device key: fetches the int8 model from the artifact store (which
+/// verifies its SHA-256), runs the stored latency protocol on the int8 engine, scores the engine's own output on the
+/// validation images, and reports to the candidate (which feeds the device's Pareto front). Latency runs are short,
+/// so no heartbeat is needed beyond the lease itself; the protocol's max_seconds bounds a run.
 /// </summary>
-public sealed class DeviceWorker(IGrainFactory grains, IOptions<DeviceOptions> options, ILogger<DeviceWorker> log) : LeasingWorker(grains, log)
+public sealed class DeviceWorker(IGrainFactory grains, IOptions<DeviceOptions> options, ILogger<DeviceWorker> log, IArtifactStore artifacts) : LeasingWorker(grains, log)
 {
     private static readonly JsonSerializerOptions Json = new();
 
@@ -46,7 +49,8 @@ public sealed class DeviceWorker(IGrainFactory grains, IOptions<DeviceOptions> o
                 await queue.Complete(lease.LeaseId, $"skipped: candidate is {view.Stage}");
                 return;
             }
-            var measurement = await Task.Run(() => Measure(view.Spec, view.Trained), stoppingToken);
+            var model = await artifacts.Fetch(view.Trained.Artifacts.Single(a => a.Kind == "int8-onnx"), options.Value.ArtifactFolder, stoppingToken);
+            var measurement = await Task.Run(() => Measure(view.Spec, model), stoppingToken);
             if (!await candidate.RecordMeasurement(measurement))
                 throw new InvalidOperationException($"candidate {view.Key} refused the measurement");
             await queue.Complete(lease.LeaseId, JsonSerializer.Serialize(measurement, Json));
@@ -58,13 +62,8 @@ public sealed class DeviceWorker(IGrainFactory grains, IOptions<DeviceOptions> o
         }
     }
 
-    private DeviceMeasurement Measure(CandidateSpec spec, TrainedCandidate trained)
+    private DeviceMeasurement Measure(CandidateSpec spec, string path)
     {
-        var artifact = trained.Artifacts.Single(a => a.Kind == "int8-onnx");
-        var path = new Uri(artifact.Uri).LocalPath;
-        var sha = Convert.ToHexString(SHA256.HashData(File.ReadAllBytes(path))).ToLowerInvariant();
-        if (sha != artifact.Sha256)
-            throw new InvalidDataException($"{path}: SHA-256 {sha} differs from the recorded {artifact.Sha256}");
         var p = spec.Protocol;
         var protocol = new LatencyProtocol
         {
