@@ -14,6 +14,10 @@ namespace SrMobile.Silo;
 
 public static class SiloHostingExtensions
 {
+    /// <summary>The ids a silo has unless <c>SrMobile:ClusterId</c> / <c>SrMobile:ServiceId</c> say otherwise (clients must match).</summary>
+    public const string DefaultClusterId = "srmobile";
+    public const string DefaultServiceId = "srmobile";
+
     /// <summary>
     /// The SrMobile silo from configuration: <c>SrMobile:Roles</c> (coordinator, trainer, device; default all),
     /// <c>SrMobile:DataFolder</c> (durable grain state of the local storage kind; default .srmobile/state),
@@ -30,8 +34,8 @@ public static class SiloHostingExtensions
         var dataFolder = configuration["SrMobile:DataFolder"] ?? Path.Combine(Environment.CurrentDirectory, ".srmobile", "state");
         var siloPort = configuration.GetValue("SrMobile:SiloPort", 11111);
         var gatewayPort = configuration.GetValue("SrMobile:GatewayPort", 30000);
-        var clusterId = NonEmpty(configuration, "SrMobile:ClusterId") ?? "srmobile";
-        var serviceId = NonEmpty(configuration, "SrMobile:ServiceId") ?? "srmobile";
+        var clusterId = NonEmpty(configuration, "SrMobile:ClusterId") ?? DefaultClusterId;
+        var serviceId = NonEmpty(configuration, "SrMobile:ServiceId") ?? DefaultServiceId;
         var storage = StorageSettings.From(configuration);
         builder.UseOrleans(silo =>
         {

@@ -30,6 +30,8 @@ internal sealed class Azurite : IAsyncDisposable
         Location = Path.Combine(Path.GetTempPath(), "srmobile-tests", $"azurite-{Guid.NewGuid():N}");
         Directory.CreateDirectory(Location);
         (BlobPort, QueuePort, TablePort) = (FreePort(), FreePort(), FreePort());
+        // A test host that ends without disposing (a crash, a timeout) still takes its Azurite along.
+        AppDomain.CurrentDomain.ProcessExit += KillOnExit;
     }
 
     public static string Executable => Path.Combine(TestData.RepositoryRoot, "node_modules", ".bin", "azurite");
@@ -101,7 +103,6 @@ internal sealed class Azurite : IAsyncDisposable
         started.BeginOutputReadLine();
         started.BeginErrorReadLine();
         process = started;
-        AppDomain.CurrentDomain.ProcessExit += KillOnExit;
 
         var deadline = DateTime.UtcNow + StartTimeout;
         while (!(await Accepts(BlobPort) && await Accepts(TablePort)))
