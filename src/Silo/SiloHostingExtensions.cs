@@ -1,7 +1,11 @@
+using System.Net;
+using Azure.Storage.Blobs;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
+using Orleans.Configuration;
+using SrMobile.Artifacts;
 using SrMobile.Grains;
 using SrMobile.Grains.Placement;
 using SrMobile.Grains.Storage;
@@ -12,33 +16,68 @@ namespace SrMobile.Silo;
 
 public static class SiloHostingExtensions
 {
+    /// <summary>The ids a silo has unless <c>SrMobile:ClusterId</c> / <c>SrMobile:ServiceId</c> say otherwise (clients must match).</summary>
+    public const string DefaultClusterId = "srmobile";
+    public const string DefaultServiceId = "srmobile";
+
     /// <summary>
     /// The SrMobile silo from configuration: <c>SrMobile:Roles</c> (coordinator, trainer, device; default all),
-    /// <c>SrMobile:DataFolder</c> (durable grain state; default .srmobile/state), localhost clustering on one machine
-    /// (<c>SrMobile:SiloPort</c> 11111, <c>SrMobile:GatewayPort</c> 30000: <c>srmobile search … --cluster 127.0.0.1:30000</c>).
+    /// <c>SrMobile:DataFolder</c> (durable grain state of the local storage kind; default .srmobile/state),
+    /// <c>SrMobile:SiloPort</c> 11111, <c>SrMobile:GatewayPort</c> 30000 (<c>srmobile search … --cluster 127.0.0.1:30000</c>),
+    /// <c>SrMobile:ClusterId</c> and <c>SrMobile:ServiceId</c> (default <c>srmobile</c>; grain state belongs to the service),
+    /// and the storage kind (<see cref="StorageSettings"/>, <c>SrMobile:Storage:*</c>): localhost clustering for
+    /// <c>local</c>, Azure Table clustering for <c>azure</c>, where the silo listens on and advertises
+    /// <c>SrMobile:AdvertisedAddress</c> (default 127.0.0.1; set it to this machine's address for a multi-machine cluster).
     /// </summary>
     public static IHostApplicationBuilder AddSrMobileSilo(this IHostApplicationBuilder builder)
     {
-        var roles = builder.Configuration.GetSection("SrMobile:Roles").Get<string[]>() ?? [SiloRoles.Coordinator, SiloRoles.Trainer, SiloRoles.Device];
-        var dataFolder = builder.Configuration["SrMobile:DataFolder"] ?? Path.Combine(Environment.CurrentDirectory, ".srmobile", "state");
-        var siloPort = builder.Configuration.GetValue("SrMobile:SiloPort", 11111);
-        var gatewayPort = builder.Configuration.GetValue("SrMobile:GatewayPort", 30000);
+        var configuration = builder.Configuration;
+        var roles = configuration.GetSection("SrMobile:Roles").Get<string[]>() ?? [SiloRoles.Coordinator, SiloRoles.Trainer, SiloRoles.Device];
+        var dataFolder = configuration["SrMobile:DataFolder"] ?? Path.Combine(Environment.CurrentDirectory, ".srmobile", "state");
+        var siloPort = configuration.GetValue("SrMobile:SiloPort", 11111);
+        var gatewayPort = configuration.GetValue("SrMobile:GatewayPort", 30000);
+        var clusterId = NonEmpty(configuration, "SrMobile:ClusterId") ?? DefaultClusterId;
+        var serviceId = NonEmpty(configuration, "SrMobile:ServiceId") ?? DefaultServiceId;
+        var storage = StorageSettings.From(configuration);
         builder.UseOrleans(silo =>
         {
-            silo.UseLocalhostClustering(siloPort, gatewayPort);
-            silo.AddSrMobileRoles(builder.Configuration, roles, dataFolder);
+            if (storage.IsAzure)
+            {
+                var address = NonEmpty(configuration, "SrMobile:AdvertisedAddress") ?? "127.0.0.1";
+                if (!IPAddress.TryParse(address, out var advertised))
+                    throw new InvalidOperationException($"SrMobile:AdvertisedAddress is '{address}': expected an IP address (e.g. 127.0.0.1 or this machine's address)");
+                silo.UseSrMobileAzureClustering(storage);
+                silo.Configure<ClusterOptions>(o =>
+                {
+                    o.ClusterId = clusterId;
+                    o.ServiceId = serviceId;
+                });
+                // Listen on the advertised address only, never on every interface.
+                silo.ConfigureEndpoints(advertised, siloPort, gatewayPort, listenOnAnyHostAddress: false);
+            }
+            else
+            {
+                silo.UseLocalhostClustering(siloPort, gatewayPort, serviceId: serviceId, clusterId: clusterId);
+            }
+            silo.AddSrMobileRoles(configuration, roles, dataFolder);
         });
         return builder;
     }
 
     /// <summary>
-    /// Storage, role placement and the hosted services of the given roles, for any silo builder (tests too).
+    /// Grain storage and the artifact store of the storage kind (<see cref="StorageSettings"/>), role placement and the
+    /// hosted services of the given roles, for any silo builder (tests too). Clustering is the caller's.
+    /// Local artifacts live in <c>SrMobile:Storage:ArtifactFolder</c> (default <paramref name="dataFolder"/>/artifacts).
     /// <c>SrMobile:Simulate</c> = true swaps training and measuring for <see cref="SimulatedWork"/> (benchmarks of
     /// the cluster itself and cluster tests; never a real result).
     /// </summary>
     public static ISiloBuilder AddSrMobileRoles(this ISiloBuilder silo, IConfiguration configuration, IReadOnlyCollection<string> roles, string dataFolder)
     {
-        silo.AddFileGrainStorage(WorkQueueGrain.StorageName, dataFolder);
+        var storage = StorageSettings.From(configuration);
+        silo.AddSrMobileGrainStorage(storage, dataFolder);
+        silo.Services.AddSingleton<IArtifactStore>(storage.IsAzure
+            ? new BlobArtifactStore(new BlobServiceClient(storage.ConnectionString))
+            : new LocalArtifactStore(NonEmpty(configuration, $"{StorageSettings.Section}:ArtifactFolder") ?? Path.Combine(dataFolder, "artifacts")));
         silo.AddSiloRoles(roles);
         silo.Services.Configure<WorkQueueOptions>(configuration.GetSection(WorkQueueOptions.Section));
         silo.Services.Configure<DeviceRegistryOptions>(configuration.GetSection(DeviceRegistryOptions.Section));
@@ -72,4 +111,7 @@ public static class SiloHostingExtensions
         }
         return silo;
     }
+
+    private static string? NonEmpty(IConfiguration configuration, string key) =>
+        configuration[key] is { } value && !string.IsNullOrWhiteSpace(value) ? value.Trim() : null;
 }

@@ -1,5 +1,6 @@
+using Azure.Storage.Blobs;
 using Orleans.TestingHost;
-using System.Security.Cryptography;
+using SrMobile.Artifacts;
 using SrMobile.Contracts;
 using SrMobile.Grains;
 using SrMobile.Grains.Placement;
@@ -15,11 +16,19 @@ public class TrainerWorkerTests
             silo.AddSrMobileRoles(silo.Configuration, [SiloRoles.Coordinator, SiloRoles.Trainer, SiloRoles.Device], silo.Configuration["Test:StateFolder"]!);
     }
 
-    [Fact]
-    public async Task One_embedded_silo_takes_a_candidate_through_training_ptq_and_measurement_onto_the_pareto_front()
+    /// <summary>Local storage, and the azure kind against Azurite (Table grain state, artifacts in Blob: the device fetches them).</summary>
+    [Theory]
+    [InlineData("local")]
+    [InlineData("azure")]
+    public async Task One_embedded_silo_takes_a_candidate_through_training_ptq_and_measurement_onto_the_pareto_front(string storage)
     {
         using var work = TestData.NewTemporaryFolder();
-        await using var cluster = await SiloTestCluster.Start<EmbeddedSilo>(work, 1, ("SrMobile:Trainer:HeartbeatInterval", "00:00:00.5"));
+        await using var azurite = storage == "azure" ? await Azurite.StartNew() : null;
+        (string, string)[] settings = azurite is null
+            ? [("SrMobile:Trainer:HeartbeatInterval", "00:00:00.5")]
+            : [("SrMobile:Trainer:HeartbeatInterval", "00:00:00.5"), ("SrMobile:Storage:Kind", "azure"), ("SrMobile:Storage:ConnectionString", azurite.ConnectionString),
+                ("SrMobile:Device:ArtifactFolder", work.File("device"))];
+        await using var cluster = await SiloTestCluster.Start<EmbeddedSilo>(work, 1, settings);
         var key = await SiloTestCluster.SubmitOneCandidate(cluster, "tiny", 1, 6, "{iterations: 40, batch_size: 4, patch_size: 24, lr: 2.0e-3}");
         var view = await SiloTestCluster.WaitFor(cluster.GrainFactory.GetGrain<ICandidateGrain>(key), CandidateStage.Done);
 
@@ -28,10 +37,14 @@ public class TrainerWorkerTests
         Assert.InRange(trained.Int8Psnr, 25, 60);
         Assert.InRange(trained.FloatPsnr - trained.Int8Psnr, -0.5, 0.5); // int8 close to float, measured on the engine
         Assert.Equal(["float-checkpoint", "float-onnx", "int8-onnx", "training-record"], trained.Artifacts.Select(a => a.Kind));
+        IArtifactStore store = azurite is null
+            ? new LocalArtifactStore(Path.Combine(work.File("state"), "artifacts"))
+            : new BlobArtifactStore(new BlobServiceClient(azurite.ConnectionString));
         foreach (var artifact in trained.Artifacts)
         {
-            var path = new Uri(artifact.Uri).LocalPath;
-            Assert.Equal(artifact.Sha256, Convert.ToHexString(SHA256.HashData(File.ReadAllBytes(path))).ToLowerInvariant());
+            Assert.StartsWith(azurite is null ? new Uri(Path.Combine(work.File("state"), "artifacts")).AbsoluteUri : $"http://127.0.0.1:{azurite.BlobPort}/", artifact.Uri);
+            var path = await store.Fetch(artifact, work.File("fetched"), CancellationToken.None); // verifies the SHA-256
+            Assert.Equal(artifact.Bytes, new FileInfo(path).Length);
         }
         var job = await cluster.GrainFactory.GetGrain<IWorkQueueGrain>(CandidateGrain.TrainerPool).Get($"{key}/train");
         Assert.Equal(JobStatus.Completed, job!.Status);

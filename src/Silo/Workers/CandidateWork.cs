@@ -15,5 +15,5 @@ public interface ICandidateMeasurer
     /// <summary>What measures (engine and version), as the device registry shows it.</summary>
     string Engine { get; }
 
-    DeviceMeasurement Measure(string device, CandidateSpec spec, TrainedCandidate trained, CancellationToken cancellation);
+    Task<DeviceMeasurement> Measure(string device, CandidateSpec spec, TrainedCandidate trained, CancellationToken cancellation);
 }

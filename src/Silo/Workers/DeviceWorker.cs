@@ -22,6 +22,9 @@ public sealed class DeviceOptions
     /// <summary>Measurements run side by side (1 for real latency, which must not share the CPU; more only for simulated work).</summary>
     public int Concurrency { get; set; } = 1;
     public string WorkerId { get; set; } = $"{Environment.MachineName}-{Environment.ProcessId}-device";
+
+    /// <summary>Where fetched models are kept (remote artifacts are downloaded here; local ones are read in place).</summary>
+    public string ArtifactFolder { get; set; } = Path.Combine(Environment.CurrentDirectory, ".srmobile", "device");
 }
 
 /// <summary>
@@ -86,7 +89,7 @@ public sealed class DeviceWorker(IGrainFactory grains, ICandidateMeasurer measur
                 await queue.Complete(lease.LeaseId, $"skipped: candidate is {view.Stage}");
                 return;
             }
-            var measurement = await Task.Run(() => measurer.Measure(options.Value.Key, view.Spec, view.Trained, stoppingToken), stoppingToken);
+            var measurement = await measurer.Measure(options.Value.Key, view.Spec, view.Trained, stoppingToken);
             if (!await candidate.RecordMeasurement(measurement))
                 throw new InvalidOperationException($"candidate {view.Key} refused the measurement");
             await queue.Complete(lease.LeaseId, JsonSerializer.Serialize(measurement, Json));

@@ -1,5 +1,6 @@
-using System.Security.Cryptography;
 using System.Text.Json;
+using Microsoft.Extensions.Options;
+using SrMobile.Artifacts;
 using SrMobile.Contracts;
 using SrMobile.Engine.Evaluation;
 using SrMobile.Engine.Metrics;
@@ -8,22 +9,23 @@ using SrMobile.Engine.Onnx;
 namespace SrMobile.Silo.Workers;
 
 /// <summary>
-/// Measures on this machine with the int8 engine: verifies the int8 model's SHA-256, runs the stored latency
-/// protocol, and scores the engine's own output on the validation images.
+/// Measures on this machine with the int8 engine: fetches the int8 model from the artifact store (which verifies
+/// its SHA-256), runs the stored latency protocol, and scores the engine's own output on the validation images.
 /// </summary>
-public sealed class EngineMeasurer : ICandidateMeasurer
+public sealed class EngineMeasurer(IArtifactStore artifacts, IOptions<DeviceOptions> options) : ICandidateMeasurer
 {
     private static readonly JsonSerializerOptions Json = new();
 
     public string Engine => $"onnxruntime {SrEngine.RuntimeVersion}";
 
-    public DeviceMeasurement Measure(string device, CandidateSpec spec, TrainedCandidate trained, CancellationToken cancellation)
+    public async Task<DeviceMeasurement> Measure(string device, CandidateSpec spec, TrainedCandidate trained, CancellationToken cancellation)
     {
-        var artifact = trained.Artifacts.Single(a => a.Kind == "int8-onnx");
-        var path = new Uri(artifact.Uri).LocalPath;
-        var sha = Convert.ToHexString(SHA256.HashData(File.ReadAllBytes(path))).ToLowerInvariant();
-        if (sha != artifact.Sha256)
-            throw new InvalidDataException($"{path}: SHA-256 {sha} differs from the recorded {artifact.Sha256}");
+        var path = await artifacts.Fetch(trained.Artifacts.Single(a => a.Kind == "int8-onnx"), options.Value.ArtifactFolder, cancellation);
+        return await Task.Run(() => Measure(device, spec, path), cancellation);
+    }
+
+    private static DeviceMeasurement Measure(string device, CandidateSpec spec, string path)
+    {
         var p = spec.Protocol;
         var protocol = new LatencyProtocol
         {

@@ -38,13 +38,13 @@ public sealed class SimulatedWork(IOptions<SimulatedWorkOptions> options) : ICan
         return new TrainedCandidate(psnr + 0.05, psnr, 0.9, spec.Training.Iterations, []);
     }
 
-    public DeviceMeasurement Measure(string device, CandidateSpec spec, TrainedCandidate trained, CancellationToken cancellation)
+    public Task<DeviceMeasurement> Measure(string device, CandidateSpec spec, TrainedCandidate trained, CancellationToken cancellation)
     {
         var architecture = new AbpnArchitecture(spec.Scale, spec.Depth, spec.Width);
         var pixels = (double)spec.Protocol.Height * spec.Protocol.Width;
         // 100 GMAC/s, about what the int8 engine reaches on this kind of CPU (docs/BENCHMARKS.md).
         var milliseconds = 0.5 + architecture.MacsPerPixel * pixels / 1e8 * (1 + 0.2 * Jitter(spec.Key + device));
-        return new DeviceMeasurement(device, milliseconds, milliseconds * 1.05, 1, Engine, trained.Int8Psnr, trained.Int8Ssim, "{}");
+        return Task.FromResult(new DeviceMeasurement(device, milliseconds, milliseconds * 1.05, 1, Engine, trained.Int8Psnr, trained.Int8Ssim, "{}"));
     }
 
     private static double Psnr(CandidateSpec spec)

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Text.Json;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using SrMobile.Artifacts;
 using SrMobile.Contracts;
 using SrMobile.Grains;
 
@@ -31,9 +32,10 @@ public sealed class TrainerOptions
 /// The trainer role's hosted service: leases training jobs, runs the <see cref="ICandidateTrainer"/> (the real
 /// <see cref="CandidatePipeline"/>, or <see cref="SimulatedWork"/>) on a worker thread,
 /// heartbeats progress (a rejected heartbeat means the lease is gone: the run stops, its checkpoints stay for whoever
-/// leases the job next), and completes or fails the lease.
+/// leases the job next), puts the artifacts into the <see cref="IArtifactStore"/>, and completes or fails the lease.
 /// </summary>
-public sealed class TrainerWorker(IGrainFactory grains, ICandidateTrainer trainer, IOptions<TrainerOptions> options, ILogger<TrainerWorker> log, MachineGate? gate = null)
+public sealed class TrainerWorker(
+    IGrainFactory grains, ICandidateTrainer trainer, IArtifactStore artifacts, IOptions<TrainerOptions> options, ILogger<TrainerWorker> log, MachineGate? gate = null)
     : LeasingWorker(grains, log, gate)
 {
     private static readonly JsonSerializerOptions Json = new() { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
@@ -81,7 +83,8 @@ public sealed class TrainerWorker(IGrainFactory grains, ICandidateTrainer traine
 
         try
         {
-            var result = await Task.Run(() => trainer.Run(view.Spec, Report, leaseLost.Token), CancellationToken.None);
+            var trained = await Task.Run(() => trainer.Run(view.Spec, Report, leaseLost.Token), CancellationToken.None);
+            var result = trained with { Artifacts = await Store(trained.Artifacts, settings.WorkFolder, leaseLost.Token) };
             if (stage != "quantizing")
                 await candidate.MoveTo(CandidateStage.Quantizing);
             await candidate.RecordTrained(result);
@@ -101,5 +104,24 @@ public sealed class TrainerWorker(IGrainFactory grains, ICandidateTrainer traine
             await queue.Fail(lease.LeaseId, e.Message, retry: false);
             await candidate.MoveTo(CandidateStage.Failed, e.Message);
         }
+    }
+
+    /// <summary>
+    /// The pipeline records its files where it wrote them; the store makes them reachable by the device roles (a blob
+    /// in the azure storage kind), keyed by their place under the work folder.
+    /// </summary>
+    private async Task<IReadOnlyList<Artifact>> Store(IReadOnlyList<Artifact> written, string workFolder, CancellationToken cancellation)
+    {
+        var stored = new List<Artifact>(written.Count);
+        foreach (var artifact in written)
+        {
+            var path = new Uri(artifact.Uri).LocalPath;
+            var key = Path.GetRelativePath(Path.GetFullPath(workFolder), path).Replace(Path.DirectorySeparatorChar, '/');
+            var put = await artifacts.Put(artifact.Kind, key, path, cancellation);
+            if (put.Sha256 != artifact.Sha256)
+                throw new InvalidDataException($"{path} changed between training and storing it: SHA-256 {artifact.Sha256}, stored {put.Sha256}");
+            stored.Add(put);
+        }
+        return stored;
     }
 }

@@ -1,42 +1,23 @@
-using SrMobile.Tests;
-using Microsoft.Extensions.DependencyInjection;
-using Orleans.TestingHost;
 using SrMobile.Contracts;
-using SrMobile.Grains.Placement;
-using SrMobile.Grains.Storage;
+using SrMobile.Tests;
 
 namespace SrMobile.Grains.Tests;
 
-public class FileGrainStorageTests
+/// <summary>
+/// The must-hold of durable state, for every storage kind: a whole cluster stops and a new one on the same storage
+/// carries on with nothing lost. The Azure kinds also find each other through Azure Table membership in Azurite.
+/// </summary>
+public class GrainStorageRestartTests
 {
-    private sealed class FileStorageSilo : ISiloConfigurator
-    {
-        public void Configure(ISiloBuilder silo)
-        {
-            silo.AddFileGrainStorage(WorkQueueGrain.StorageName, silo.Configuration["StorageRoot"]!);
-            silo.AddSiloRoles([SiloRoles.Coordinator]);
-            silo.Services.Configure<WorkQueueOptions>(o =>
-            {
-                o.LeaseDuration = TimeSpan.FromSeconds(1);
-                o.ExpiryCheckPeriod = TimeSpan.FromMilliseconds(200);
-            });
-        }
-    }
-
-    private static async Task<TestCluster> Start(string root)
-    {
-        var builder = new TestClusterBuilder { Options = { InitialSilosCount = 2 } };
-        builder.Properties["StorageRoot"] = root;
-        builder.AddSiloBuilderConfigurator<FileStorageSilo>();
-        var cluster = builder.Build();
-        await cluster.DeployAsync();
-        return cluster;
-    }
-
-    [Fact]
-    public async Task Stopping_and_restarting_every_silo_keeps_searches_candidates_and_queues()
+    [Theory]
+    [InlineData(StorageCluster.File)]
+    [InlineData(StorageCluster.AzureTable)]
+    [InlineData(StorageCluster.AzureBlob)]
+    public async Task Stopping_and_restarting_every_silo_keeps_searches_candidates_and_queues(string kind)
     {
         var root = Path.Combine(Path.GetTempPath(), "srmobile-tests", Guid.NewGuid().ToString("N"));
+        await using var azurite = await StorageCluster.StartStorage(kind);
+        var azureClustering = azurite is not null;
         const string Spec = """
             name: restart
             scales: [2, 3]
@@ -49,7 +30,7 @@ public class FileGrainStorageTests
         try
         {
             string finished;
-            await using (var first = await Start(root))
+            await using (var first = await StorageCluster.Start(kind, root, azurite, 2, azureClustering))
             {
                 Assert.True((await first.GrainFactory.GetGrain<ISearchGrain>("restart").Submit(Spec)).Created);
                 await SearchExpansion.Expanded(first.GrainFactory.GetGrain<ISearchGrain>("restart"));
@@ -61,7 +42,7 @@ public class FileGrainStorageTests
                 await first.StopAllSilosAsync();
             }
 
-            await using var second = await Start(root);
+            await using var second = await StorageCluster.Start(kind, root, azurite, 2, azureClustering);
             var restarted = second.GrainFactory.GetGrain<IWorkQueueGrain>(CandidateGrain.TrainerPool);
             Assert.Equal("trained", (await restarted.Get(finished))!.Result);
             Assert.False((await second.GrainFactory.GetGrain<ISearchGrain>("restart").Submit(Spec)).Created);
@@ -72,10 +53,12 @@ public class FileGrainStorageTests
             Assert.NotEqual(finished, again.JobId);
             Assert.Equal(2, again.Attempt);
             Assert.Equal(new QueueSummary(0, 1, 1, 0), await restarted.Summary());
+            await second.StopAllSilosAsync();
         }
         finally
         {
-            Directory.Delete(root, recursive: true);
+            if (Directory.Exists(root))
+                Directory.Delete(root, recursive: true);
         }
     }
 }

@@ -1,0 +1,85 @@
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Orleans.Configuration;
+using SrMobile.Contracts;
+using SrMobile.Grains.Storage;
+using SrMobile.Tests;
+
+namespace SrMobile.Silo.Tests;
+
+/// <summary>The silo host's own configuration path (<see cref="SiloHostingExtensions.AddSrMobileSilo"/>), not TestingHost's.</summary>
+public class SiloHostingTests
+{
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    private static HostApplicationBuilder Silo(params (string Key, string Value)[] settings)
+    {
+        var builder = Host.CreateApplicationBuilder();
+        builder.Logging.ClearProviders();
+        builder.Configuration.AddInMemoryCollection(settings.Select(s => KeyValuePair.Create(s.Key, (string?)s.Value)));
+        return builder;
+    }
+
+    [Theory]
+    [InlineData("SrMobile:Storage:Kind", "cloud", "SrMobile:Storage:Kind is 'cloud'")]
+    [InlineData("SrMobile:Storage:Kind", "azure", "SrMobile:Storage:ConnectionString is required")]
+    public void A_bad_storage_setting_stops_the_silo_naming_the_key(string key, string value, string message) =>
+        Assert.StartsWith(message, Assert.Throws<InvalidOperationException>(() => Silo((key, value)).AddSrMobileSilo()).Message);
+
+    [Fact]
+    public async Task An_azure_kind_silo_registers_in_table_membership_and_a_client_finds_it_there()
+    {
+        using var work = TestData.NewTemporaryFolder();
+        await using var azurite = await Azurite.StartNew();
+        var builder = Silo(
+            ("SrMobile:Roles:0", "coordinator"),
+            ("SrMobile:DataFolder", work.File("state")),
+            ("SrMobile:SiloPort", FreePort().ToString()),
+            ("SrMobile:GatewayPort", FreePort().ToString()),
+            ("SrMobile:ServiceId", "hosting-test"),
+            ("SrMobile:Storage:Kind", "azure"),
+            ("SrMobile:Storage:ConnectionString", azurite.ConnectionString));
+        builder.AddSrMobileSilo();
+        using var silo = builder.Build();
+        await silo.StartAsync();
+        try
+        {
+            var clientBuilder = Host.CreateApplicationBuilder();
+            clientBuilder.Logging.ClearProviders();
+            var storage = StorageSettings.From(builder.Configuration);
+            clientBuilder.UseOrleansClient(client =>
+            {
+                client.UseSrMobileAzureClustering(storage);
+                client.Configure<ClusterOptions>(o => (o.ClusterId, o.ServiceId) = ("srmobile", "hosting-test"));
+            });
+            using var clientHost = clientBuilder.Build();
+            await clientHost.StartAsync();
+            var grains = clientHost.Services.GetRequiredService<IClusterClient>();
+            var submitted = await grains.GetGrain<ISearchGrain>("hosted").Submit("""
+                name: hosted
+                scales: [2]
+                depths: [1]
+                widths: [4]
+                quantization: [{kind: ptq}]
+                datasets: {train: t}
+                devices: [local]
+                """);
+            Assert.True(submitted.Created, string.Join("; ", submitted.Errors));
+            Assert.Equal(1, (await grains.GetGrain<ISearchGrain>("hosted").Status()).Stages[CandidateStage.Queued]);
+            await clientHost.StopAsync();
+        }
+        finally
+        {
+            await silo.StopAsync();
+        }
+    }
+}
