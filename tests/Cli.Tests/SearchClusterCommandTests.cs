@@ -1,5 +1,3 @@
-using System.Net;
-using System.Net.Sockets;
 using System.Text.Json;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Hosting;
@@ -11,18 +9,11 @@ namespace SrMobile.Cli.Tests;
 
 public class SearchClusterCommandTests
 {
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
-
     [Fact]
     public async Task Submit_status_pareto_and_cancel_talk_to_a_running_silo()
     {
         using var work = TestData.NewTemporaryFolder();
-        var gateway = FreePort();
+        var gateway = TestData.FreePort();
         var builder = Host.CreateApplicationBuilder();
         builder.Logging.ClearProviders();
         builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
@@ -33,7 +24,7 @@ public class SearchClusterCommandTests
             ["SrMobile:Device:Key"] = "tv",
             ["SrMobile:Device:WorkerId"] = "tv-in-the-lab",
             ["SrMobile:DataFolder"] = work.File("state"),
-            ["SrMobile:SiloPort"] = FreePort().ToString(),
+            ["SrMobile:SiloPort"] = TestData.FreePort().ToString(),
             ["SrMobile:GatewayPort"] = gateway.ToString(),
         });
         builder.AddSrMobileSilo();

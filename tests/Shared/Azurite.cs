@@ -29,7 +29,7 @@ internal sealed class Azurite : IAsyncDisposable
     {
         Location = Path.Combine(Path.GetTempPath(), "srmobile-tests", $"azurite-{Guid.NewGuid():N}");
         Directory.CreateDirectory(Location);
-        (BlobPort, QueuePort, TablePort) = (FreePort(), FreePort(), FreePort());
+        (BlobPort, QueuePort, TablePort) = (TestData.FreePort(), TestData.FreePort(), TestData.FreePort());
         // A test host that ends without disposing (a crash, a timeout) still takes its Azurite along.
         AppDomain.CurrentDomain.ProcessExit += KillOnExit;
     }
@@ -192,13 +192,6 @@ internal sealed class Azurite : IAsyncDisposable
         {
             return false;
         }
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
     private const int SigTerm = 15;

@@ -6,6 +6,14 @@ namespace SrMobile.Tests;
 /// </summary>
 internal static class TestData
 {
+    /// <summary>A TCP port of 127.0.0.1 that nothing listens on now (for silos and Azurite started by tests).</summary>
+    public static int FreePort()
+    {
+        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
     public static string RepositoryRoot { get; } = FindRepositoryRoot();
 
     public static string SharedData { get; } =

@@ -1,5 +1,3 @@
-using System.Net;
-using System.Net.Sockets;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -14,13 +12,6 @@ namespace SrMobile.Silo.Tests;
 /// <summary>The silo host's own configuration path (<see cref="SiloHostingExtensions.AddSrMobileSilo"/>), not TestingHost's.</summary>
 public class SiloHostingTests
 {
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
-
     private static HostApplicationBuilder Silo(params (string Key, string Value)[] settings)
     {
         var builder = Host.CreateApplicationBuilder();
@@ -43,8 +34,8 @@ public class SiloHostingTests
         var builder = Silo(
             ("SrMobile:Roles:0", "coordinator"),
             ("SrMobile:DataFolder", work.File("state")),
-            ("SrMobile:SiloPort", FreePort().ToString()),
-            ("SrMobile:GatewayPort", FreePort().ToString()),
+            ("SrMobile:SiloPort", TestData.FreePort().ToString()),
+            ("SrMobile:GatewayPort", TestData.FreePort().ToString()),
             ("SrMobile:ServiceId", "hosting-test"),
             ("SrMobile:Storage:Kind", "azure"),
             ("SrMobile:Storage:ConnectionString", azurite.ConnectionString));

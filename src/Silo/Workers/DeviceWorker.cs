@@ -21,6 +21,9 @@ public sealed class DeviceOptions
 
     /// <summary>Measurements run side by side (1 for real latency, which must not share the CPU; more only for simulated work).</summary>
     public int Concurrency { get; set; } = 1;
+
+    /// <summary>Attempts in all for a job whose measurement failed (not for bad input such as a wrong hash).</summary>
+    public int MaxAttempts { get; set; } = 3;
     public string WorkerId { get; set; } = $"{Environment.MachineName}-{Environment.ProcessId}-device";
 
     /// <summary>Where fetched models are kept (remote artifacts are downloaded here; local ones are read in place).</summary>
@@ -42,6 +45,7 @@ public sealed class DeviceWorker(IGrainFactory grains, ICandidateMeasurer measur
     protected override string WorkerId => options.Value.WorkerId;
     protected override TimeSpan PollInterval => options.Value.PollInterval;
     protected override int Concurrency => options.Value.Concurrency;
+    protected override int MaxAttempts => options.Value.MaxAttempts;
 
     protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
         Task.WhenAll(StayRegistered(stoppingToken), base.ExecuteAsync(stoppingToken));
@@ -96,8 +100,12 @@ public sealed class DeviceWorker(IGrainFactory grains, ICandidateMeasurer measur
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
-            Log.LogError(e, "measuring {Candidate} failed", lease.Payload);
-            await queue.Fail(lease.LeaseId, e.Message, retry: false);
+            var retry = WorthRetrying(e, lease);
+            Log.LogError(e, "measuring {Candidate} failed (attempt {Attempt}{Retry})", lease.Payload, lease.Attempt, retry ? ", requeued" : "");
+            await queue.Fail(lease.LeaseId, e.Message, retry);
+            // A measurement that cannot be made fails the candidate: its search must not wait for it.
+            if (!retry)
+                await candidate.MoveTo(CandidateStage.Failed, $"{options.Value.Key}: {e.Message}");
         }
     }
 }

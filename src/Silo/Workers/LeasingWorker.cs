@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using SrMobile.Contracts;
+using SrMobile.Engine;
 
 namespace SrMobile.Silo.Workers;
 
@@ -19,6 +20,17 @@ public abstract class LeasingWorker(IGrainFactory grains, ILogger log, MachineGa
     protected abstract string WorkerId { get; }
     protected abstract TimeSpan PollInterval { get; }
     protected virtual int Concurrency => 1;
+
+    /// <summary>How many attempts in all a job whose work failed gets before it fails for good.</summary>
+    protected abstract int MaxAttempts { get; }
+
+    /// <summary>
+    /// Whether a failed job is worth another attempt: it has attempts left and the failure is not bad input (a
+    /// missing folder, a damaged file, a wrong hash), which would fail the same way again. Anything else (a native
+    /// library error, memory, a full disk) may not recur, and a requeued job resumes from its checkpoints.
+    /// </summary>
+    protected bool WorthRetrying(Exception error, JobLease lease) =>
+        lease.Attempt < MaxAttempts && error is not (BadInputException or InvalidDataException or ArgumentException);
 
     protected abstract Task Run(IWorkQueueGrain queue, JobLease lease, CancellationToken stoppingToken);
 

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using System.Text;
 using Microsoft.Extensions.Options;
@@ -14,6 +15,9 @@ public sealed class SimulatedWorkOptions
 
     /// <summary>How long a simulated training takes (none by default: the benchmark times the cluster alone).</summary>
     public TimeSpan TrainingTime { get; set; }
+
+    /// <summary>How many of a candidate's first training attempts fail (an I/O error), to exercise recovery.</summary>
+    public int FailingAttempts { get; set; }
 }
 
 /// <summary>
@@ -25,11 +29,15 @@ public sealed class SimulatedWorkOptions
 /// </summary>
 public sealed class SimulatedWork(IOptions<SimulatedWorkOptions> options) : ICandidateTrainer, ICandidateMeasurer
 {
+    private readonly ConcurrentDictionary<string, int> attempts = new();
+
     public string Engine => "simulated";
 
     public TrainedCandidate Run(CandidateSpec spec, Action<string, TrainingProgress?> report, CancellationToken cancellation)
     {
         report("training", null);
+        if (attempts.AddOrUpdate(spec.Key, 1, (_, n) => n + 1) <= options.Value.FailingAttempts)
+            throw new IOException($"simulated failure of {spec.Key}");
         if (options.Value.TrainingTime > TimeSpan.Zero)
             cancellation.WaitHandle.WaitOne(options.Value.TrainingTime);
         cancellation.ThrowIfCancellationRequested();

@@ -23,6 +23,9 @@ public sealed class TrainerOptions
 
     /// <summary>Jobs run side by side (1 for a GPU or a small CPU; more only for simulated work).</summary>
     public int Concurrency { get; set; } = 1;
+
+    /// <summary>Attempts in all for a job whose training failed (not for bad input, which fails at once).</summary>
+    public int MaxAttempts { get; set; } = 3;
     public TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(2);
     public TimeSpan HeartbeatInterval { get; set; } = TimeSpan.FromSeconds(5);
     public string WorkerId { get; set; } = $"{Environment.MachineName}-{Environment.ProcessId}";
@@ -44,6 +47,7 @@ public sealed class TrainerWorker(
     protected override string WorkerId => options.Value.WorkerId;
     protected override TimeSpan PollInterval => options.Value.PollInterval;
     protected override int Concurrency => options.Value.Concurrency;
+    protected override int MaxAttempts => options.Value.MaxAttempts;
 
     protected override async Task Run(IWorkQueueGrain queue, JobLease lease, CancellationToken stoppingToken)
     {
@@ -100,9 +104,10 @@ public sealed class TrainerWorker(
         {
             // Only a failure of the work itself fails the candidate; a silo going down mid-run is not one (the lease
             // expires and another trainer resumes the job).
-            Log.LogError(e, "training {Candidate} failed", lease.Payload);
-            await queue.Fail(lease.LeaseId, e.Message, retry: false);
-            await candidate.MoveTo(CandidateStage.Failed, e.Message);
+            var retry = WorthRetrying(e, lease);
+            Log.LogError(e, "training {Candidate} failed (attempt {Attempt}{Retry})", lease.Payload, lease.Attempt, retry ? ", requeued" : "");
+            await queue.Fail(lease.LeaseId, e.Message, retry);
+            await candidate.MoveTo(retry ? CandidateStage.Queued : CandidateStage.Failed, e.Message);
         }
     }
 

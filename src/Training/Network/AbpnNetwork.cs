@@ -1,5 +1,6 @@
 using SrMobile.Engine.Models;
 using SrMobile.Training.Quantization;
+using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
@@ -105,7 +106,8 @@ public sealed class AbpnNetwork : nn.Module<Tensor, Tensor>
         var scale = Architecture.Scale;
         // The anchor in CRD order: each input channel repeated s² times (R×s², G×s², B×s²), matching pixel_shuffle.
         var anchor = input.repeat_interleave(scale * scale, dim: 1);
-        var features = InputScale == 1 ? input : input * InputScale;
+        using var inputScale = InputScale.ToScalar();
+        var features = InputScale == 1 ? input : input.mul(inputScale);
         for (var i = 0; i < conv.Count - 1; i++)
         {
             features = nn.functional.relu(conv[i].forward(features));
@@ -113,9 +115,12 @@ public sealed class AbpnNetwork : nn.Module<Tensor, Tensor>
         }
         var residual = conv[conv.Count - 1].forward(features);
         if (ResidualScale != 1)
-            residual = residual * ResidualScale;
+        {
+            using var residualScale = ResidualScale.ToScalar();
+            residual = residual.mul(residualScale);
+        }
         observe?.Invoke(conv.Count - 1, residual);
-        var output = nn.functional.pixel_shuffle(residual + anchor, scale).clamp(0, 255);
+        var output = nn.functional.pixel_shuffle(residual + anchor, scale).clamp(Scalars.Zero, Scalars.PixelMax);
         return output.MoveToOuterDisposeScope();
     }
 
@@ -136,8 +141,10 @@ public sealed class AbpnNetwork : nn.Module<Tensor, Tensor>
         {
             // The seed's weights: the conv-path scales folded in, as the exporter writes them.
             var factor = (i == 0 ? InputScale : 1.0) * (i == conv.Count - 1 ? ResidualScale : 1.0);
-            var weight = factor == 1 ? conv[i].weight! : conv[i].weight! * factor;
-            var bias = i == conv.Count - 1 && ResidualScale != 1 ? conv[i].bias! * ResidualScale : conv[i].bias!;
+            using var factorScalar = factor.ToScalar();
+            using var residualScale = ResidualScale.ToScalar();
+            var weight = factor == 1 ? conv[i].weight! : conv[i].weight!.mul(factorScalar);
+            var bias = i == conv.Count - 1 && ResidualScale != 1 ? conv[i].bias!.mul(residualScale) : conv[i].bias!;
             var weightScales = FakeQuantization.ChannelScales(weight);
             features = nn.functional.conv2d(features, FakeQuantization.Weights(weight),
                 FakeQuantization.Bias(bias, inputScale, weightScales), padding: [1, 1]);
