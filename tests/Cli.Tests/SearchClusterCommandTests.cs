@@ -80,4 +80,40 @@ public class SearchClusterCommandTests
             await silo.StopAsync();
         }
     }
+
+    [Fact]
+    public async Task The_cli_reaches_a_silo_with_other_cluster_ids_through_the_same_settings()
+    {
+        using var work = TestData.NewTemporaryFolder();
+        var gateway = TestData.FreePort();
+        var builder = Host.CreateApplicationBuilder();
+        builder.Logging.ClearProviders();
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["SrMobile:Roles:0"] = "coordinator",
+            ["SrMobile:ClusterId"] = "lab",
+            ["SrMobile:ServiceId"] = "lab-search",
+            ["SrMobile:DataFolder"] = work.File("state"),
+            ["SrMobile:SiloPort"] = TestData.FreePort().ToString(),
+            ["SrMobile:GatewayPort"] = gateway.ToString(),
+        });
+        builder.AddSrMobileSilo();
+        using var silo = builder.Build();
+        await silo.StartAsync();
+        // The CLI reads the silo's keys from its environment (the test assembly runs its tests one at a time).
+        Environment.SetEnvironmentVariable("SrMobile__ClusterId", "lab");
+        Environment.SetEnvironmentVariable("SrMobile__ServiceId", "lab-search");
+        try
+        {
+            var devices = await CliRunner.Run("search", "devices", "--cluster", $"127.0.0.1:{gateway}");
+            Assert.True(devices.ExitCode == 0, devices.Error);
+            Assert.Contains("no device workers have registered", devices.Out);
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable("SrMobile__ClusterId", null);
+            Environment.SetEnvironmentVariable("SrMobile__ServiceId", null);
+            await silo.StopAsync();
+        }
+    }
 }

@@ -195,7 +195,11 @@ public static class SearchCommand
             throw new BadInputException($"--cluster must be host:port with an IP address, e.g. 127.0.0.1:30000, not '{endpoint}'");
         var builder = Host.CreateApplicationBuilder();
         builder.Logging.ClearProviders();
-        builder.UseOrleansClient(client => client.UseStaticClustering(new System.Net.IPEndPoint(address, port)).Configure<Orleans.Configuration.ClusterOptions>(o => (o.ClusterId, o.ServiceId) = (SiloHostingExtensions.DefaultClusterId, SiloHostingExtensions.DefaultServiceId)));
+        // The silo's own keys (e.g. SrMobile__ClusterId in the environment), so one setting serves both.
+        var clusterId = builder.Configuration["SrMobile:ClusterId"] ?? SiloHostingExtensions.DefaultClusterId;
+        var serviceId = builder.Configuration["SrMobile:ServiceId"] ?? SiloHostingExtensions.DefaultServiceId;
+        builder.UseOrleansClient(client => client.UseStaticClustering(new System.Net.IPEndPoint(address, port))
+            .Configure<Orleans.Configuration.ClusterOptions>(o => (o.ClusterId, o.ServiceId) = (clusterId, serviceId)));
         using var host = builder.Build();
         try
         {
