@@ -100,11 +100,16 @@ public class SearchClusterCommandTests
         builder.AddSrMobileSilo();
         using var silo = builder.Build();
         await silo.StartAsync();
-        // The CLI reads the silo's keys from its environment (the test assembly runs its tests one at a time).
-        Environment.SetEnvironmentVariable("SrMobile__ClusterId", "lab");
-        Environment.SetEnvironmentVariable("SrMobile__ServiceId", "lab-search");
         try
         {
+            // Without the silo's ids, no gateway lets the CLI in: a clear error, in seconds rather than Orleans' minutes.
+            var refused = await CliRunner.Run("search", "devices", "--cluster", $"127.0.0.1:{gateway}");
+            Assert.Equal(SrMobileCommand.BadInput, refused.ExitCode);
+            Assert.Contains("no gateway answered within 20 s", refused.Error);
+
+            // The CLI reads the silo's keys from its environment (the test assembly runs its tests one at a time).
+            Environment.SetEnvironmentVariable("SrMobile__ClusterId", "lab");
+            Environment.SetEnvironmentVariable("SrMobile__ServiceId", "lab-search");
             var devices = await CliRunner.Run("search", "devices", "--cluster", $"127.0.0.1:{gateway}");
             Assert.True(devices.ExitCode == 0, devices.Error);
             Assert.Contains("no device workers have registered", devices.Out);

@@ -61,6 +61,7 @@ public static class SearchCommand
     }
 
     private static readonly JsonSerializerOptions Json = new() { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
+    private static readonly TimeSpan ConnectTimeout = TimeSpan.FromSeconds(20);
 
     private static Option<string> ClusterOption() => new("--cluster")
     {
@@ -201,9 +202,16 @@ public static class SearchCommand
         builder.UseOrleansClient(client => client.UseStaticClustering(new System.Net.IPEndPoint(address, port))
             .Configure<Orleans.Configuration.ClusterOptions>(o => (o.ClusterId, o.ServiceId) = (clusterId, serviceId)));
         using var host = builder.Build();
+        // Orleans keeps retrying a gateway for minutes; a command line should say within seconds that it cannot.
+        using var connecting = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
+        connecting.CancelAfter(ConnectTimeout);
         try
         {
-            await host.StartAsync(cancellation);
+            await host.StartAsync(connecting.Token);
+        }
+        catch (OperationCanceledException) when (!cancellation.IsCancellationRequested)
+        {
+            throw new BadInputException($"--cluster {endpoint}: no gateway answered within {ConnectTimeout.TotalSeconds:F0} s (is a silo running there, with the same SrMobile:ClusterId and ServiceId?)");
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
