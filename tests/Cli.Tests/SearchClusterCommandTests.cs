@@ -9,27 +9,35 @@ namespace SrMobile.Cli.Tests;
 
 public class SearchClusterCommandTests
 {
+    /// <summary>A real <c>srmobile-silo</c> host (its own configuration path), state in <paramref name="work"/>, gateway on <paramref name="gateway"/>.</summary>
+    private static async Task<IHost> StartSilo(TemporaryFolder work, int gateway, params (string Key, string Value)[] settings)
+    {
+        var builder = Host.CreateApplicationBuilder();
+        builder.Logging.ClearProviders();
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["SrMobile:DataFolder"] = work.File("state"),
+            ["SrMobile:SiloPort"] = TestData.FreePort().ToString(),
+            ["SrMobile:GatewayPort"] = gateway.ToString(),
+        });
+        builder.Configuration.AddInMemoryCollection(settings.Select(s => KeyValuePair.Create(s.Key, (string?)s.Value)));
+        builder.AddSrMobileSilo();
+        var silo = builder.Build();
+        await silo.StartAsync();
+        return silo;
+    }
+
     [Fact]
     public async Task Submit_status_pareto_and_cancel_talk_to_a_running_silo()
     {
         using var work = TestData.NewTemporaryFolder();
         var gateway = TestData.FreePort();
-        var builder = Host.CreateApplicationBuilder();
-        builder.Logging.ClearProviders();
-        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
-        {
-            ["SrMobile:Roles:0"] = "coordinator", // no trainer: the candidates stay queued until cancelled
-            ["SrMobile:Roles:1"] = "device",
-            ["SrMobile:Simulate"] = "true",
-            ["SrMobile:Device:Key"] = "tv",
-            ["SrMobile:Device:WorkerId"] = "tv-in-the-lab",
-            ["SrMobile:DataFolder"] = work.File("state"),
-            ["SrMobile:SiloPort"] = TestData.FreePort().ToString(),
-            ["SrMobile:GatewayPort"] = gateway.ToString(),
-        });
-        builder.AddSrMobileSilo();
-        using var silo = builder.Build();
-        await silo.StartAsync();
+        using var silo = await StartSilo(work, gateway,
+            ("SrMobile:Roles:0", "coordinator"), // no trainer: the candidates stay queued until cancelled
+            ("SrMobile:Roles:1", "device"),
+            ("SrMobile:Simulate", "true"),
+            ("SrMobile:Device:Key", "tv"),
+            ("SrMobile:Device:WorkerId", "tv-in-the-lab"));
         try
         {
             var cluster = $"127.0.0.1:{gateway}";
@@ -86,20 +94,8 @@ public class SearchClusterCommandTests
     {
         using var work = TestData.NewTemporaryFolder();
         var gateway = TestData.FreePort();
-        var builder = Host.CreateApplicationBuilder();
-        builder.Logging.ClearProviders();
-        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
-        {
-            ["SrMobile:Roles:0"] = "coordinator",
-            ["SrMobile:ClusterId"] = "lab",
-            ["SrMobile:ServiceId"] = "lab-search",
-            ["SrMobile:DataFolder"] = work.File("state"),
-            ["SrMobile:SiloPort"] = TestData.FreePort().ToString(),
-            ["SrMobile:GatewayPort"] = gateway.ToString(),
-        });
-        builder.AddSrMobileSilo();
-        using var silo = builder.Build();
-        await silo.StartAsync();
+        using var silo = await StartSilo(work, gateway,
+            ("SrMobile:Roles:0", "coordinator"), ("SrMobile:ClusterId", "lab"), ("SrMobile:ServiceId", "lab-search"));
         try
         {
             // Without the silo's ids, no gateway lets the CLI in: a clear error, in seconds rather than Orleans' minutes.

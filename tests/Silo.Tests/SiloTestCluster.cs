@@ -1,9 +1,27 @@
+using Microsoft.Extensions.DependencyInjection;
 using Orleans.TestingHost;
 using SrMobile.Contracts;
 using SrMobile.Grains;
+using SrMobile.Grains.Placement;
+using SrMobile.Silo.Workers;
 using SrMobile.Tests;
 
 namespace SrMobile.Silo.Tests;
+
+/// <summary>
+/// Primary coordinates (with the roles of <c>Test:PrimaryRoles</c>, comma-separated, when set); every other silo is a
+/// trainer named after itself, all sharing one work folder.
+/// </summary>
+internal sealed class CoordinatorAndTrainers : ISiloConfigurator
+{
+    public void Configure(ISiloBuilder silo)
+    {
+        var name = silo.Configuration["Orleans:Name"]!;
+        var primary = silo.Configuration["Test:PrimaryRoles"]?.Split(',') ?? [SiloRoles.Coordinator];
+        silo.AddSrMobileRoles(silo.Configuration, name == "Primary" ? primary : [SiloRoles.Trainer], silo.Configuration["Test:StateFolder"]!);
+        silo.Services.PostConfigure<TrainerOptions>(o => o.WorkerId = name);
+    }
+}
 
 /// <summary>Shared setup of the silo tests: a TestingHost cluster with fast polling and one tiny submitted search.</summary>
 internal static class SiloTestCluster

@@ -1,26 +1,11 @@
-using Orleans.TestingHost;
-using Microsoft.Extensions.DependencyInjection;
 using SrMobile.Contracts;
 using SrMobile.Grains;
-using SrMobile.Grains.Placement;
-using SrMobile.Silo.Workers;
 using SrMobile.Tests;
 
 namespace SrMobile.Silo.Tests;
 
 public class TrainerFailoverTests
 {
-    // Primary coordinates; every other silo is a trainer named after itself, all sharing one work folder.
-    private sealed class CoordinatorAndTrainers : ISiloConfigurator
-    {
-        public void Configure(ISiloBuilder silo)
-        {
-            var name = silo.Configuration["Orleans:Name"]!;
-            silo.AddSrMobileRoles(silo.Configuration, name == "Primary" ? [SiloRoles.Coordinator] : [SiloRoles.Trainer], silo.Configuration["Test:StateFolder"]!);
-            silo.Services.PostConfigure<TrainerOptions>(o => o.WorkerId = name);
-        }
-    }
-
     [Fact]
     public async Task Killing_the_training_silo_requeues_the_job_and_another_trainer_finishes_it_from_its_checkpoint()
     {

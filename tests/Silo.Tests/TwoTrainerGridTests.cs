@@ -1,32 +1,17 @@
-using Microsoft.Extensions.DependencyInjection;
-using Orleans.TestingHost;
 using SrMobile.Contracts;
 using SrMobile.Grains;
-using SrMobile.Grains.Placement;
-using SrMobile.Silo.Workers;
 using SrMobile.Tests;
 
 namespace SrMobile.Silo.Tests;
 
 public class TwoTrainerGridTests
 {
-    // Primary coordinates and measures; the two other silos are trainers, each running two lease loops.
-    private sealed class CoordinatorAndTwoTrainers : ISiloConfigurator
-    {
-        public void Configure(ISiloBuilder silo)
-        {
-            var name = silo.Configuration["Orleans:Name"]!;
-            silo.AddSrMobileRoles(silo.Configuration, name == "Primary" ? [SiloRoles.Coordinator, SiloRoles.Device] : [SiloRoles.Trainer],
-                silo.Configuration["Test:StateFolder"]!);
-            silo.Services.PostConfigure<TrainerOptions>(o => o.WorkerId = name);
-        }
-    }
-
     [Fact]
     public async Task A_two_trainer_cluster_runs_a_grid_and_every_candidate_completes_exactly_once()
     {
         using var work = TestData.NewTemporaryFolder();
-        await using var cluster = await SiloTestCluster.Start<CoordinatorAndTwoTrainers>(work, 3,
+        await using var cluster = await SiloTestCluster.Start<CoordinatorAndTrainers>(work, 3,
+            ("Test:PrimaryRoles", "coordinator,device"),
             ("SrMobile:Simulate", "true"),
             ("SrMobile:Simulated:TrainingTime", "00:00:00.05"),
             ("SrMobile:Trainer:Concurrency", "2"),
