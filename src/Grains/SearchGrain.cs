@@ -10,7 +10,7 @@ public sealed class SearchState
 {
     [Id(0)] public string? SpecText { get; set; }
     [Id(1)] public string? SpecHash { get; set; }
-    [Id(2)] public List<string> Candidates { get; set; } = [];
+    // Id 2 held the candidate keys; they follow from the spec (Expand) and are no longer stored.
     [Id(3)] public bool Cancelled { get; set; }
 
     /// <summary>How many candidates (in grid order) have been created and enqueued.</summary>
@@ -31,12 +31,16 @@ public sealed class SearchGrain(
     private const int BatchSize = 500;
     private readonly Dictionary<string, (CandidateStage Stage, int Version)> stages = [];
     private IGrainTimer? expansion;
+    private IReadOnlyList<CandidateSpec>? grid;
+
+    /// <summary>The submitted spec's candidates in grid order (empty before a submit), computed once per activation.</summary>
+    private IReadOnlyList<CandidateSpec> Grid => grid ??= state.State.SpecText is { } text ? [.. Expand(SearchSpecReader.Parse(text).Spec!)] : [];
 
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
-        foreach (var batch in state.State.Candidates.Take(state.State.Expanded).Chunk(1000))
+        foreach (var batch in Grid.Take(state.State.Expanded).Chunk(1000))
         {
-            var views = await Task.WhenAll(batch.Select(key => GrainFactory.GetGrain<ICandidateGrain>(key).Get()));
+            var views = await Task.WhenAll(batch.Select(c => GrainFactory.GetGrain<ICandidateGrain>(c.Key).Get()));
             foreach (var view in views)
                 Track(view.Key, view.Stage, view.Version);
         }
@@ -55,21 +59,20 @@ public sealed class SearchGrain(
         if (state.State.SpecHash is { } existing && existing != hash)
             return new SubmitResult(false, false, 0, [new SpecError("name", $"search '{spec.Name}' exists with another spec; use a new name")]);
         var created = state.State.SpecHash is null;
-        var candidates = Expand(spec).ToList();
         if (created)
         {
             state.State.SpecText = specText;
             state.State.SpecHash = hash;
-            state.State.Candidates = candidates.Select(c => c.Key).ToList();
             await state.WriteStateAsync();
+            grid = null;
         }
         ExpandInBackground();
-        return new SubmitResult(true, created, candidates.Count, []);
+        return new SubmitResult(true, created, Grid.Count, []);
     }
 
     private void ExpandInBackground()
     {
-        if (expansion is not null || state.State.SpecText is null || state.State.Cancelled || state.State.Expanded >= state.State.Candidates.Count)
+        if (expansion is not null || state.State.SpecText is null || state.State.Cancelled || state.State.Expanded >= Grid.Count)
             return;
         expansion = this.RegisterGrainTimer(ExpandBatch, new GrainTimerCreationOptions(TimeSpan.Zero, TimeSpan.FromMilliseconds(1)) { Interleave = false, KeepAlive = true });
     }
@@ -77,15 +80,14 @@ public sealed class SearchGrain(
     /// <summary>Creates the next batch of candidates (each stores its spec and enqueues its training job; idempotent), then stores the count.</summary>
     private async Task ExpandBatch(CancellationToken cancellation)
     {
-        var spec = SearchSpecReader.Parse(state.State.SpecText!).Spec!;
-        var batch = Expand(spec).Skip(state.State.Expanded).Take(BatchSize).ToList();
+        var batch = Grid.Skip(state.State.Expanded).Take(BatchSize).ToList();
         if (!state.State.Cancelled && batch.Count > 0)
         {
             await Task.WhenAll(batch.Select(c => GrainFactory.GetGrain<ICandidateGrain>(c.Key).Initialize(c)));
             state.State.Expanded += batch.Count;
             await state.WriteStateAsync();
         }
-        if (state.State.Cancelled || state.State.Expanded >= state.State.Candidates.Count)
+        if (state.State.Cancelled || state.State.Expanded >= Grid.Count)
         {
             expansion?.Dispose();
             expansion = null;
@@ -96,7 +98,7 @@ public sealed class SearchGrain(
     {
         var counts = stages.Values.GroupBy(v => v.Stage).ToDictionary(g => g.Key, g => g.Count());
         return Task.FromResult(new SearchStatus(this.GetPrimaryKeyString(), state.State.SpecHash is not null, state.State.Cancelled, counts,
-            state.State.Candidates.Count, state.State.Expanded));
+            Grid.Count, state.State.Expanded));
     }
 
     public Task StageChanged(string candidateKey, CandidateStage stage, int version)
@@ -118,7 +120,7 @@ public sealed class SearchGrain(
     {
         state.State.Cancelled = true;
         await state.WriteStateAsync();
-        await Task.WhenAll(state.State.Candidates.Take(state.State.Expanded).Select(key => GrainFactory.GetGrain<ICandidateGrain>(key).MoveTo(CandidateStage.Cancelled, "search cancelled")));
+        await Task.WhenAll(Grid.Take(state.State.Expanded).Select(c => GrainFactory.GetGrain<ICandidateGrain>(c.Key).MoveTo(CandidateStage.Cancelled, "search cancelled")));
     }
 
     /// <summary>The grid in a fixed order: scale, depth, width, quantization recipe.</summary>

@@ -74,4 +74,18 @@ internal static class SiloTestCluster
         Assert.True(view.Stage == stage, $"stage {view.Stage}: {string.Join("; ", view.Errors)}");
         return view;
     }
+
+    /// <summary>
+    /// Polls the job until it is <paramref name="status"/>: a trainer records its result with the candidate before it
+    /// completes the lease, so a candidate seen measuring may still have its training job leased for a moment.
+    /// </summary>
+    public static async Task<JobView> WaitFor(IWorkQueueGrain queue, string jobId, JobStatus status)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        JobView? job;
+        while ((job = await queue.Get(jobId))?.Status != status && DateTime.UtcNow < deadline)
+            await Task.Delay(100);
+        Assert.True(job?.Status == status, $"job {jobId} is {job?.Status.ToString() ?? "missing"}");
+        return job!;
+    }
 }

@@ -30,8 +30,7 @@ public class TrainerFailoverTests
 
         var view = await SiloTestCluster.WaitFor(cluster.GrainFactory.GetGrain<ICandidateGrain>(key), CandidateStage.Measuring);
 
-        job = await queue.Get(jobId);
-        Assert.Equal(JobStatus.Completed, job!.Status);
+        job = await SiloTestCluster.WaitFor(queue, jobId, JobStatus.Completed);
         Assert.Equal(2, job.Attempts);
         Assert.Equal(1, job.LostLeases);
         Assert.NotEqual(first, job.WorkerId);
