@@ -33,6 +33,9 @@ public sealed record CandidateSpec(
     /// <summary>The canonical key: one grain, and so one run, per grid point however many workers there are.</summary>
     public string Key => $"{SearchName}/x{Scale}-m{Depth}-c{Width}/{Quantization.Key}/{TrainingHash}";
 
+    /// <summary>The work queue of every training job.</summary>
+    public const string TrainerPool = "trainer";
+
     public string TrainingJobId => $"{Key}/train";
 
     public string MeasurementJobId(string device) => $"{Key}/measure/{device}";
@@ -64,28 +67,79 @@ public sealed record CandidateView(
     [property: Id(4)] CandidateSpec? Spec,
     [property: Id(5)] TrainedCandidate? Trained,
     [property: Id(6)] IReadOnlyList<DeviceMeasurement> Measurements,
-    [property: Id(7)] int Version);
+    [property: Id(7)] int Version,
+    [property: Id(8)] IReadOnlyList<StoredFile>? Checkpoints = null,
+    [property: Id(9)] DateTimeOffset? StageSinceUtc = null)
+{
+    /// <summary>The device keys whose measurement this candidate still waits for (none unless it is measuring).</summary>
+    public IEnumerable<string> PendingDevices =>
+        Stage == CandidateStage.Measuring && Spec is not null ? Spec.Devices.Where(d => Measurements.All(m => m.Device != d)) : [];
+}
+
+/// <summary>An intermediate file a resumed job needs (a checkpoint), by its place under the work folder, as stored.</summary>
+[GenerateSerializer, Immutable]
+public sealed record StoredFile(
+    [property: Id(0)] string RelativePath,
+    [property: Id(1)] Artifact Artifact);
 
 /// <summary>
-/// A candidate's state machine: queued → training → quantizing → measuring → done, with failed and cancelled
-/// reachable from any stage that is not final, and training → queued when a lost lease requeues it.
+/// The candidate's answer to a worker's report. <see cref="Accepted"/>: taken (or already taken from this very
+/// lease: a retried call). Otherwise <see cref="Reason"/> says why not (a stale lease, a finished candidate) and the
+/// worker stops working on the job; nothing changed.
 /// </summary>
-public interface ICandidateGrain : IGrainWithStringKey
+[GenerateSerializer, Immutable]
+public sealed record Verdict(
+    [property: Id(0)] bool Accepted,
+    [property: Id(1)] string? Reason,
+    [property: Id(2)] CandidateView? View = null)
+{
+    public static Verdict Refused(string reason) => new(false, reason);
+}
+
+/// <summary>
+/// A candidate's life, decided here and nowhere else: queued → training → quantizing → measuring → done, with failed
+/// and cancelled reachable from any stage that is not final. Workers report what happened, each report carrying its
+/// lease; the candidate checks the lease's epoch (and has the queue check the lease is live) and decides what follows,
+/// with one retry rule (<c>SrMobile:Candidate</c>: work failures and lost leases per job). A report from anything but
+/// the current lease is refused without changing state, and logged.
+/// </summary>
+public interface ICandidateGrain : IJobOwner
 {
     /// <summary>Stores the spec and enqueues the training job; a second call with the same spec changes nothing.</summary>
     Task Initialize(CandidateSpec spec);
 
-    /// <summary>Moves to <paramref name="stage"/>; false (state unchanged) when the state machine has no such edge.</summary>
-    Task<bool> MoveTo(CandidateStage stage, string? error = null);
+    /// <summary>A trainer starts (or resumes) the training job under <paramref name="lease"/>; accepted with the view it needs (spec, stored checkpoints).</summary>
+    Task<Verdict> TrainingStarted(JobLease lease);
+
+    /// <summary>The float model is trained; quantization (calibration or QAT) began.</summary>
+    Task<Verdict> QuantizingStarted(JobLease lease);
+
+    /// <summary>An intermediate file of the job went to the artifact store: a job requeued on another machine resumes from it.</summary>
+    Task<Verdict> CheckpointStored(JobLease lease, StoredFile file);
+
+    /// <summary>The trainer's result: stored once, then one measurement job per target device.</summary>
+    Task<Verdict> Trained(JobLease lease, TrainedCandidate result);
+
+    /// <summary>A device worker starts a measurement job; accepted with the view it needs (spec, trained artifacts).</summary>
+    Task<Verdict> MeasurementStarted(JobLease lease);
+
+    /// <summary>One device's measurement: stored once and reported to that device's Pareto front; done once every device has reported.</summary>
+    Task<Verdict> Measured(JobLease lease, DeviceMeasurement measurement);
+
+    /// <summary>The work of the job failed; <paramref name="retryable"/> when another attempt may succeed (not bad input).</summary>
+    Task<Verdict> WorkFailed(JobLease lease, string error, bool retryable);
+
+    /// <summary>Ends an unfinished candidate (cancelled); its running job stops at its next heartbeat.</summary>
+    Task Cancel(string reason);
+
+    /// <summary>No worker of <paramref name="device"/> took the measurement within the spec's device_timeout: the candidate fails naming the key.</summary>
+    Task DeviceTimedOut(string device, TimeSpan waited);
 
     /// <summary>
-    /// Stores the trainer's result (quantizing → measuring) and enqueues one measurement job per target device;
-    /// false when the candidate is not quantizing.
+    /// Repairs what a crash between two writes left: enqueues the missing job of the current stage, reports stored
+    /// measurements to their fronts again (reports are idempotent). Returns the view.
     /// </summary>
-    Task<bool> RecordTrained(TrainedCandidate result);
-
-    /// <summary>Stores one device's measurement and reports it to that device's Pareto front; done once every device has reported.</summary>
-    Task<bool> RecordMeasurement(DeviceMeasurement measurement);
+    Task<CandidateView> Repair();
 
     /// <summary>Interleaved (a read): a search rebuilding its stage counts must not wait on a candidate that is telling it its news.</summary>
     [AlwaysInterleave]
@@ -106,7 +160,28 @@ public sealed record SearchStatus(
     [property: Id(2)] bool Cancelled,
     [property: Id(3)] IReadOnlyDictionary<CandidateStage, int> Stages,
     [property: Id(4)] int Candidates,
-    [property: Id(5)] int Expanded);
+    [property: Id(5)] int Expanded,
+    [property: Id(6)] IReadOnlyList<Stall>? Stalls = null)
+{
+    /// <summary>Every candidate has ended (done, failed or cancelled).</summary>
+    public bool Finished => Submitted && Expanded == Candidates
+        && Stages.Where(s => s.Key is CandidateStage.Done or CandidateStage.Failed or CandidateStage.Cancelled).Sum(s => s.Value) == Candidates;
+}
+
+/// <summary>
+/// Something the search waits for that may never come, said plainly: <paramref name="Pool"/> (a work queue, e.g.
+/// <c>device/pixel-8</c>), what is wrong, how many jobs wait, since when.
+/// </summary>
+[GenerateSerializer, Immutable]
+public sealed record Stall(
+    [property: Id(0)] string Pool,
+    [property: Id(1)] string Reason,
+    [property: Id(2)] int Waiting,
+    [property: Id(3)] DateTimeOffset SinceUtc)
+{
+    public override string ToString() =>
+        FormattableString.Invariant($"{Pool}: {Reason}; {Waiting} job(s) waiting for {(DateTimeOffset.UtcNow - SinceUtc).TotalSeconds:F0} s");
+}
 
 /// <summary>A search (key: its name). Submitting validates the spec and expands the grid into candidates.</summary>
 public interface ISearchGrain : IGrainWithStringKey

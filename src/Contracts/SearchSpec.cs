@@ -40,7 +40,10 @@ public sealed record MeasurementProtocol(
     [property: Id(5)] double MinSeconds,
     [property: Id(6)] double MaxSeconds);
 
-/// <summary>A grid search: every (scale, depth, width, quantization recipe) is one candidate.</summary>
+/// <summary>
+/// A grid search: every (scale, depth, width, quantization recipe) is one candidate. <see cref="DeviceTimeoutSeconds"/>
+/// (<c>device_timeout</c>): a measurement that no worker of its device key has taken for this long fails its candidate.
+/// </summary>
 [GenerateSerializer, Immutable]
 public sealed record SearchSpec(
     [property: Id(0)] string Name,
@@ -54,7 +57,8 @@ public sealed record SearchSpec(
     [property: Id(8)] MeasurementProtocol Protocol,
     [property: Id(9)] IReadOnlyDictionary<string, double> MaxMilliseconds,
     [property: Id(10)] int Priority,
-    [property: Id(11)] double MaiConstant = 1)
+    [property: Id(11)] double MaiConstant = 1,
+    [property: Id(12)] double? DeviceTimeoutSeconds = null)
 {
     public int CandidateCount => Scales.Count * Depths.Count * Widths.Count * Quantization.Count;
 }

@@ -122,11 +122,14 @@ public static partial class SearchSpecReader
         var maiConstant = r.Double("mai_constant") ?? 1;
         if (!(maiConstant > 0) || double.IsInfinity(maiConstant))
             errors.Add(new SpecError("mai_constant", $"must be a positive number, not {maiConstant}"));
+        var deviceTimeout = r.Double("device_timeout");
+        if (deviceTimeout is { } timeout && !(timeout > 0 && double.IsFinite(timeout)))
+            errors.Add(new SpecError("device_timeout", $"must be a positive number of seconds, not {timeout}"));
         r.RejectUnknown();
 
         if (errors.Count > 0)
             return (null, errors);
-        return (new SearchSpec(name, scales, depths, widths, quantization, training, datasets, devices, protocol, limits, priority, maiConstant), errors);
+        return (new SearchSpec(name, scales, depths, widths, quantization, training, datasets, devices, protocol, limits, priority, maiConstant, deviceTimeout), errors);
 
         long Positive(long value, string field)
         {

@@ -46,5 +46,6 @@ public static class SearchSpecWriter
         ["constraints"] = new Dictionary<string, object> { ["max_ms"] = spec.MaxMilliseconds },
         ["priority"] = spec.Priority,
         ["mai_constant"] = spec.MaiConstant,
-    }, Json);
+        ["device_timeout"] = spec.DeviceTimeoutSeconds,
+    }.Where(e => e.Value is not null).ToDictionary(), Json);
 }

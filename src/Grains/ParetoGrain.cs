@@ -43,6 +43,9 @@ public sealed class ParetoGrain(
         var replacesFrontPoint = false;
         if (index.TryGetValue(point.CandidateKey, out var position))
         {
+            // The same report again (a repair, a retried call): nothing to store.
+            if (points[position] == point)
+                return true;
             replacesFrontPoint = front.Contains(points[position]);
             points[position] = point;
         }

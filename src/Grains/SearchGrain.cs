@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using System.Text;
+using Microsoft.Extensions.Options;
 using SrMobile.Contracts;
 using SrMobile.Grains.Placement;
 
@@ -17,20 +18,48 @@ public sealed class SearchState
     [Id(4)] public int Expanded { get; set; }
 }
 
+/// <summary>How a search watches over its candidates (configuration section <c>SrMobile:Search</c>).</summary>
+public sealed class SearchOptions
+{
+    public const string Section = "SrMobile:Search";
+
+    /// <summary>How often an unfinished search looks for stalls, device timeouts and candidates to repair.</summary>
+    public TimeSpan WatchPeriod { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>A candidate whose stage has not changed for this long is repaired (its missing job enqueued).</summary>
+    public TimeSpan RepairAfter { get; set; } = TimeSpan.FromMinutes(2);
+
+    /// <summary>A pool with queued jobs that no worker has asked for work for this long is stalled.</summary>
+    public TimeSpan StallAfter { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>While a search is unfinished a reminder brings it back this often after a restart (Orleans' minimum is 1 min unless configured lower).</summary>
+    public TimeSpan ReminderPeriod { get; set; } = TimeSpan.FromMinutes(1);
+}
+
 /// <summary>
 /// See <see cref="ISearchGrain"/>. Stage counts come from an in-memory map that candidates keep current (their
 /// <see cref="ISearchGrain.StageChanged"/> news), built from the candidates themselves on activation, so a status
 /// of a 10,000-candidate search is one dictionary pass, not 10,000 calls. A submit stores the spec and returns; the
 /// grid is expanded by a timer in batches (no call waits on 10,000 candidates), and the count of expanded candidates
 /// is stored after every batch, so an expansion cut by a restart resumes when the search next activates.
+/// While unfinished, a reminder brings the search back after a restart and a timer watches it: the first watch after
+/// an activation repairs every candidate (a crash between two writes of a cross-grain step leaves a missing job or an
+/// unreported point), later ones repair candidates that have been quiet for <see cref="SearchOptions.RepairAfter"/>,
+/// say what the search waits for (<see cref="Stall"/>) and apply the spec's device_timeout.
 /// </summary>
 [SiloRole(SiloRoles.Coordinator)]
 public sealed class SearchGrain(
-    [PersistentState("search", WorkQueueGrain.StorageName)] IPersistentState<SearchState> state) : Grain, ISearchGrain
+    [PersistentState("search", WorkQueueGrain.StorageName)] IPersistentState<SearchState> state,
+    IOptions<SearchOptions> options) : Grain, ISearchGrain, IRemindable
 {
     private const int BatchSize = 500;
-    private readonly Dictionary<string, (CandidateStage Stage, int Version)> stages = [];
+    private const string RepairReminder = "repair";
+    private readonly Dictionary<string, (CandidateStage Stage, int Version, DateTimeOffset HeardUtc)> stages = [];
+    private readonly Dictionary<string, DateTimeOffset> stallSince = [];
+    private IReadOnlyList<Stall> stalls = [];
+    private bool repairedAll;
     private IGrainTimer? expansion;
+    private IGrainTimer? watch;
     private IReadOnlyList<CandidateSpec>? grid;
 
     /// <summary>The submitted spec's candidates in grid order (empty before a submit), computed once per activation.</summary>
@@ -45,7 +74,12 @@ public sealed class SearchGrain(
                 Track(view.Key, view.Stage, view.Version);
         }
         ExpandInBackground();
+        if (state.State.SpecText is not null && !Current().Finished)
+            StartWatching();
     }
+
+    /// <summary>The reminder only brings the search back after a restart; its activation starts the watch.</summary>
+    public Task ReceiveReminder(string reminderName, TickStatus status) => Task.CompletedTask;
 
     public async Task<SubmitResult> Submit(string specText)
     {
@@ -65,6 +99,8 @@ public sealed class SearchGrain(
             state.State.SpecHash = hash;
             await state.WriteStateAsync();
             grid = null;
+            await this.RegisterOrUpdateReminder(RepairReminder, options.Value.ReminderPeriod, options.Value.ReminderPeriod);
+            StartWatching();
         }
         ExpandInBackground();
         return new SubmitResult(true, created, Grid.Count, []);
@@ -94,12 +130,80 @@ public sealed class SearchGrain(
         }
     }
 
-    public Task<SearchStatus> Status()
+    public Task<SearchStatus> Status() => Task.FromResult(Current());
+
+    private SearchStatus Current()
     {
         var counts = stages.Values.GroupBy(v => v.Stage).ToDictionary(g => g.Key, g => g.Count());
-        return Task.FromResult(new SearchStatus(this.GetPrimaryKeyString(), state.State.SpecHash is not null, state.State.Cancelled, counts,
-            Grid.Count, state.State.Expanded));
+        return new SearchStatus(this.GetPrimaryKeyString(), state.State.SpecHash is not null, state.State.Cancelled, counts,
+            Grid.Count, state.State.Expanded, stalls);
     }
+
+    private void StartWatching() => watch ??= this.RegisterGrainTimer(Watch, new GrainTimerCreationOptions(options.Value.WatchPeriod, options.Value.WatchPeriod) { Interleave = false, KeepAlive = true });
+
+    /// <summary>One watch of an unfinished search: repair, stalls, device timeouts; the reminder goes once it has finished.</summary>
+    private async Task Watch(CancellationToken cancellation)
+    {
+        if (state.State.Expanded < Grid.Count && !state.State.Cancelled)
+            return;
+        var now = DateTimeOffset.UtcNow;
+        var repair = stages.Where(s => !repairedAll || (!Ended(s.Value.Stage) && now - s.Value.HeardUtc > options.Value.RepairAfter)).Select(s => s.Key).ToList();
+        foreach (var batch in repair.Chunk(500))
+        {
+            var views = await Task.WhenAll(batch.Select(key => GrainFactory.GetGrain<ICandidateGrain>(key).Repair()));
+            foreach (var view in views)
+                Track(view.Key, view.Stage, view.Version, touch: true);
+        }
+        repairedAll = true;
+        await FindStalls(now);
+        if (Current().Finished)
+        {
+            stalls = [];
+            watch?.Dispose();
+            watch = null;
+            if (await this.GetReminder(RepairReminder) is { } reminder)
+                await this.UnregisterReminder(reminder);
+        }
+    }
+
+    /// <summary>What the unfinished candidates wait on that may never come: a device key no online worker serves, a pool nobody leases from.</summary>
+    private async Task FindStalls(DateTimeOffset now)
+    {
+        var spec = SearchSpecReader.Parse(state.State.SpecText!).Spec!;
+        var training = stages.Values.Count(s => s.Stage is CandidateStage.Queued or CandidateStage.Training or CandidateStage.Quantizing);
+        var measuring = stages.Values.Count(s => s.Stage == CandidateStage.Measuring);
+        var found = new List<Stall>();
+        var online = measuring > 0
+            ? (await GrainFactory.GetGrain<IDeviceRegistryGrain>(IDeviceRegistryGrain.Key).List()).Where(w => w.Online).Select(w => w.Registration.DeviceKey).ToHashSet()
+            : [];
+        var pools = new List<(string Pool, int Candidates, string? Device)>();
+        if (training > 0)
+            pools.Add((CandidateSpec.TrainerPool, training, null));
+        if (measuring > 0)
+            pools.AddRange(spec.Devices.Select(d => (CandidateSpec.DevicePool(d), measuring, (string?)d)));
+        foreach (var (pool, candidates, device) in pools)
+        {
+            var summary = await GrainFactory.GetGrain<IWorkQueueGrain>(pool).Summary();
+            string? reason = null;
+            if (device is not null && !online.Contains(device) && summary.Queued + summary.Leased > 0)
+                reason = $"waiting for device key '{device}': no registered worker of it is online";
+            else if (summary.Queued > 0 && summary.Leased == 0 && (summary.LastPollUtc is not { } poll || now - poll > options.Value.StallAfter))
+                reason = $"no worker has asked for work for over {options.Value.StallAfter.TotalSeconds:F0} s";
+            if (reason is null)
+            {
+                stallSince.Remove(pool);
+                continue;
+            }
+            var since = stallSince.TryGetValue(pool, out var known) ? known : stallSince[pool] = summary.OldestQueuedUtc ?? now;
+            found.Add(new Stall(pool, reason, summary.Queued + summary.Leased, since));
+            if (device is not null && spec.DeviceTimeoutSeconds is { } timeout && now - since > TimeSpan.FromSeconds(timeout))
+                await Task.WhenAll(stages.Where(s => s.Value.Stage == CandidateStage.Measuring)
+                    .Select(s => GrainFactory.GetGrain<ICandidateGrain>(s.Key).DeviceTimedOut(device, now - since)));
+        }
+        stalls = found;
+    }
+
+    private static bool Ended(CandidateStage stage) => stage is CandidateStage.Done or CandidateStage.Failed or CandidateStage.Cancelled;
 
     public Task StageChanged(string candidateKey, CandidateStage stage, int version)
     {
@@ -107,10 +211,13 @@ public sealed class SearchGrain(
         return Task.CompletedTask;
     }
 
-    private void Track(string candidateKey, CandidateStage stage, int version)
+    /// <summary>Keeps the newest news; <paramref name="touch"/> (a repair's answer) counts as hearing from it.</summary>
+    private void Track(string candidateKey, CandidateStage stage, int version, bool touch = false)
     {
         if (!stages.TryGetValue(candidateKey, out var known) || known.Version < version)
-            stages[candidateKey] = (stage, version);
+            stages[candidateKey] = (stage, version, DateTimeOffset.UtcNow);
+        else if (touch)
+            stages[candidateKey] = known with { HeardUtc = DateTimeOffset.UtcNow };
     }
 
     public Task<SearchSpec?> Spec() =>
@@ -120,7 +227,7 @@ public sealed class SearchGrain(
     {
         state.State.Cancelled = true;
         await state.WriteStateAsync();
-        await Task.WhenAll(Grid.Take(state.State.Expanded).Select(c => GrainFactory.GetGrain<ICandidateGrain>(c.Key).MoveTo(CandidateStage.Cancelled, "search cancelled")));
+        await Task.WhenAll(Grid.Take(state.State.Expanded).Select(c => GrainFactory.GetGrain<ICandidateGrain>(c.Key).Cancel("search cancelled")));
     }
 
     /// <summary>The grid in a fixed order: scale, depth, width, quantization recipe.</summary>

@@ -1,4 +1,5 @@
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Orleans.Storage;
 using SrMobile.Contracts;
@@ -15,7 +16,9 @@ public sealed class JobRecord
     [Id(2)] public long Sequence { get; set; }
     [Id(3)] public string Payload { get; set; } = "";
     [Id(4)] public JobStatus Status { get; set; }
-    [Id(5)] public int Attempts { get; set; }
+
+    /// <summary>How many leases the job has had: the epoch of its newest lease.</summary>
+    [Id(5)] public int Epoch { get; set; }
     [Id(6)] public int LostLeases { get; set; }
     [Id(7)] public Guid? LeaseId { get; set; }
     [Id(8)] public string? WorkerId { get; set; }
@@ -23,25 +26,35 @@ public sealed class JobRecord
     [Id(10)] public JobProgress? Progress { get; set; }
     [Id(11)] public string? Result { get; set; }
     [Id(12)] public List<string> Errors { get; set; } = [];
+
+    /// <summary>The owner cancelled the job while it was leased: the next heartbeat tells the worker.</summary>
+    [Id(13)] public bool CancelRequested { get; set; }
+
+    /// <summary>The lease that ended the job: the same owner's call again (its answer was lost) is accepted once more.</summary>
+    [Id(14)] public Guid? EndedBy { get; set; }
+    [Id(15)] public DateTimeOffset? QueuedSinceUtc { get; set; }
 }
 
 /// <summary>
 /// See <see cref="IWorkQueueGrain"/>. Jobs are stored in pages (<see cref="PagedState{T}"/>, in arrival order), so a
 /// change writes the page of the job it touches, whatever the queue's length. Queued jobs are kept in an in-memory
 /// index ordered by (priority descending, arrival), rebuilt from the pages on activation. Expired leases are
-/// reclaimed on every call and by a timer, so a restart loses nothing: the next call after it finds the expired
-/// leases and requeues their jobs. A failed write deactivates the grain, so the next call starts again from what is
-/// stored instead of from memory that storage never saw.
+/// reclaimed on every call and by a timer; while the queue has unfinished jobs a reminder keeps it coming back after a
+/// restart, so a lease whose worker died is reclaimed even when nobody calls. A failed write deactivates the grain,
+/// so the next call starts again from what is stored instead of from memory that storage never saw.
 /// </summary>
 [SiloRole(SiloRoles.Coordinator)]
-public sealed class WorkQueueGrain(IOptions<WorkQueueOptions> options) : Grain, IWorkQueueGrain
+public sealed class WorkQueueGrain(IOptions<WorkQueueOptions> options, ILogger<WorkQueueGrain> log) : Grain, IWorkQueueGrain, IRemindable
 {
     public const string StorageName = "srmobile";
+    private const string ReclaimReminder = "reclaim";
 
     private readonly SortedSet<(int NegativePriority, long Sequence, string JobId)> queued = [];
     private readonly Dictionary<Guid, string> leases = [];
     private readonly Dictionary<string, int> index = [];
     private PagedState<JobRecord> jobs = null!;
+    private bool reminderSet;
+    private DateTimeOffset? lastPoll;
     private WorkQueueOptions Rules => options.Value;
 
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
@@ -57,14 +70,33 @@ public sealed class WorkQueueGrain(IOptions<WorkQueueOptions> options) : Grain, 
             else if (job.Status == JobStatus.Leased && job.LeaseId is { } lease)
                 leases[lease] = job.JobId;
         }
+        reminderSet = await this.GetReminder(ReclaimReminder) is not null;
         this.RegisterGrainTimer(ReclaimExpired, new GrainTimerCreationOptions(Rules.ExpiryCheckPeriod, Rules.ExpiryCheckPeriod) { Interleave = false, KeepAlive = false });
+        await KeepReminder();
     }
+
+    /// <summary>The reminder only brings the queue back (its activation and timer do the work).</summary>
+    public Task ReceiveReminder(string reminderName, TickStatus status) => ReclaimExpired(CancellationToken.None);
 
     public async Task<bool> Enqueue(WorkItem item)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(item.JobId);
-        if (index.ContainsKey(item.JobId))
-            return false;
+        if (index.TryGetValue(item.JobId, out var position))
+        {
+            var known = jobs[position];
+            if (known.Status is JobStatus.Queued or JobStatus.Leased)
+                return false;
+            // Ended, yet its owner asks again: the owner never took the outcome (it crashed between the two writes).
+            known.Status = JobStatus.Queued;
+            known.EndedBy = null;
+            known.CancelRequested = false;
+            known.QueuedSinceUtc = DateTimeOffset.UtcNow;
+            known.Errors.Add("queued again by its owner (the outcome never reached it)");
+            await Save(known);
+            queued.Add(Key(known));
+            await KeepReminder();
+            return true;
+        }
         var job = new JobRecord
         {
             JobId = item.JobId,
@@ -72,17 +104,20 @@ public sealed class WorkQueueGrain(IOptions<WorkQueueOptions> options) : Grain, 
             Sequence = jobs.Count,
             Payload = item.Payload,
             Status = JobStatus.Queued,
+            QueuedSinceUtc = DateTimeOffset.UtcNow,
         };
         jobs.Add(job);
         await Save();
         index[job.JobId] = (int)job.Sequence;
         queued.Add(Key(job));
+        await KeepReminder();
         return true;
     }
 
     public async Task<JobLease?> Lease(string workerId)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(workerId);
+        lastPoll = DateTimeOffset.UtcNow;
         await ReclaimExpired(CancellationToken.None);
         if (queued.Count == 0)
             return null;
@@ -93,12 +128,12 @@ public sealed class WorkQueueGrain(IOptions<WorkQueueOptions> options) : Grain, 
         job.LeaseId = lease;
         job.WorkerId = workerId;
         job.ExpiresUtc = DateTimeOffset.UtcNow + Rules.LeaseDuration;
-        job.Attempts++;
+        job.Epoch++;
         job.Progress = null;
         await Save(job);
         queued.Remove(next);
         leases[lease] = job.JobId;
-        return new JobLease(job.JobId, lease, workerId, job.ExpiresUtc.Value, job.Attempts, job.Payload);
+        return new JobLease(job.JobId, lease, workerId, job.ExpiresUtc.Value, job.Epoch, job.Payload);
     }
 
     public async Task<LeaseOutcome> Renew(Guid leaseId, JobProgress progress)
@@ -111,35 +146,47 @@ public sealed class WorkQueueGrain(IOptions<WorkQueueOptions> options) : Grain, 
         job.ExpiresUtc = DateTimeOffset.UtcNow + Rules.LeaseDuration;
         job.Progress = progress;
         await Save(job);
-        return new LeaseOutcome(true, null, job.ExpiresUtc);
+        return new LeaseOutcome(true, null, job.ExpiresUtc, job.CancelRequested);
     }
 
-    public async Task<LeaseOutcome> Complete(Guid leaseId, string result)
-    {
-        await ReclaimExpired(CancellationToken.None);
-        if (!TryLive(leaseId, out var job, out var rejection))
-            return rejection;
-        job.Status = JobStatus.Completed;
-        job.Result = result;
-        EndLease(job);
-        await Save(job);
-        leases.Remove(leaseId);
-        return new LeaseOutcome(true, null);
-    }
+    public Task<LeaseOutcome> Complete(Guid leaseId, string result) =>
+        End(leaseId, job =>
+        {
+            job.Status = JobStatus.Completed;
+            job.Result = result;
+        });
 
-    public async Task<LeaseOutcome> Fail(Guid leaseId, string error, bool retry)
+    public Task<LeaseOutcome> Fail(Guid leaseId, string error, bool retry) =>
+        End(leaseId, job =>
+        {
+            job.Errors.Add($"epoch {job.Epoch} ({job.WorkerId}): {error}");
+            job.Status = retry && !job.CancelRequested ? JobStatus.Queued : JobStatus.Failed;
+        });
+
+    public Task<LeaseOutcome> Release(Guid leaseId, string reason) =>
+        End(leaseId, job =>
+        {
+            job.Errors.Add($"epoch {job.Epoch} ({job.WorkerId}): handed back: {reason}");
+            job.Status = job.CancelRequested ? JobStatus.Cancelled : JobStatus.Queued;
+        });
+
+    public async Task Cancel(string jobId)
     {
-        await ReclaimExpired(CancellationToken.None);
-        if (!TryLive(leaseId, out var job, out var rejection))
-            return rejection;
-        job.Errors.Add($"attempt {job.Attempts} ({job.WorkerId}): {error}");
-        job.Status = retry ? JobStatus.Queued : JobStatus.Failed;
-        EndLease(job);
-        await Save(job);
-        leases.Remove(leaseId);
-        if (retry)
-            queued.Add(Key(job));
-        return new LeaseOutcome(true, null);
+        if (!index.TryGetValue(jobId, out var position))
+            return;
+        var job = jobs[position];
+        if (job.Status == JobStatus.Queued)
+        {
+            queued.Remove(Key(job));
+            job.Status = JobStatus.Cancelled;
+            await Save(job);
+        }
+        else if (job.Status == JobStatus.Leased && !job.CancelRequested)
+        {
+            job.CancelRequested = true;
+            await Save(job);
+        }
+        await KeepReminder();
     }
 
     public Task<JobView?> Get(string jobId) =>
@@ -150,39 +197,87 @@ public sealed class WorkQueueGrain(IOptions<WorkQueueOptions> options) : Grain, 
 
     public Task<QueueSummary> Summary()
     {
-        int leased = leases.Count, completed = 0, failed = 0;
+        int completed = 0, failed = 0, cancelled = 0;
+        DateTimeOffset? oldest = null;
         foreach (var job in jobs.Items)
         {
             completed += job.Status == JobStatus.Completed ? 1 : 0;
             failed += job.Status == JobStatus.Failed ? 1 : 0;
+            cancelled += job.Status == JobStatus.Cancelled ? 1 : 0;
+            if (job.Status == JobStatus.Queued && job.QueuedSinceUtc is { } since && (oldest is null || since < oldest))
+                oldest = since;
         }
-        return Task.FromResult(new QueueSummary(queued.Count, leased, completed, failed));
+        return Task.FromResult(new QueueSummary(queued.Count, leases.Count, completed, failed, cancelled, oldest, lastPoll));
     }
 
-    /// <summary>Requeues (or, past the limit, fails) every job whose lease has expired; persists once if any did.</summary>
+    /// <summary>Ends a live lease (or accepts the same owner's call again when its answer was lost).</summary>
+    private async Task<LeaseOutcome> End(Guid leaseId, Action<JobRecord> end)
+    {
+        await ReclaimExpired(CancellationToken.None);
+        if (!TryLive(leaseId, out var job, out var rejection, endedCounts: true))
+            return rejection;
+        end(job);
+        job.EndedBy = job.Status == JobStatus.Queued ? null : leaseId;
+        job.LeaseId = null;
+        job.ExpiresUtc = null;
+        if (job.Status == JobStatus.Queued)
+            job.QueuedSinceUtc = DateTimeOffset.UtcNow;
+        await Save(job);
+        leases.Remove(leaseId);
+        if (job.Status == JobStatus.Queued)
+            queued.Add(Key(job));
+        await KeepReminder();
+        return new LeaseOutcome(true, null);
+    }
+
+    /// <summary>Requeues every job whose lease has expired, persists once if any did, then tells their owners.</summary>
     private async Task ReclaimExpired(CancellationToken cancellation)
     {
         var now = DateTimeOffset.UtcNow;
         var expired = leases.Where(l => Job(l.Value).ExpiresUtc <= now).ToList();
         if (expired.Count == 0)
             return;
-        var requeued = new List<JobRecord>();
-        foreach (var (lease, jobId) in expired)
+        var notices = new List<(JobRecord Job, int Epoch, string Reason)>();
+        foreach (var (_, jobId) in expired)
         {
             var job = Job(jobId);
+            var reason = $"lease of epoch {job.Epoch} ({job.WorkerId}) expired at {job.ExpiresUtc:O}";
             job.LostLeases++;
-            job.Errors.Add($"attempt {job.Attempts} ({job.WorkerId}): lease expired at {job.ExpiresUtc:O}");
-            job.Status = job.LostLeases >= Rules.MaxLostLeases ? JobStatus.Failed : JobStatus.Queued;
-            EndLease(job);
+            job.Errors.Add(reason);
+            // A cancelled job whose worker vanished has nobody left to tell it: it ends here.
+            job.Status = job.CancelRequested ? JobStatus.Cancelled : JobStatus.Queued;
+            job.LeaseId = null;
+            job.ExpiresUtc = null;
+            job.QueuedSinceUtc = now;
             jobs.Changed((int)job.Sequence);
-            if (job.Status == JobStatus.Queued)
-                requeued.Add(job);
+            notices.Add((job, job.Epoch, reason));
         }
         await Save();
         foreach (var (lease, _) in expired)
             leases.Remove(lease);
-        foreach (var job in requeued)
-            queued.Add(Key(job));
+        foreach (var (job, epoch, reason) in notices)
+        {
+            if (job.Status == JobStatus.Queued)
+                queued.Add(Key(job));
+            log.LogWarning("{Queue}: {Job}: {Reason}; queued again ({Lost} lost leases)", this.GetPrimaryKeyString(), job.JobId, reason, job.LostLeases);
+            // One-way: the owner decides (its retry rule) and may cancel the job; the queue never waits on it.
+            if (job.Payload.Length > 0)
+                _ = GrainFactory.GetGrain<IJobOwner>(job.Payload).LeaseLost(job.JobId, epoch, job.LostLeases, reason);
+        }
+        await KeepReminder();
+    }
+
+    /// <summary>The reminder is held while a job is queued or leased (a restart must come back to it), dropped when none is.</summary>
+    private async Task KeepReminder()
+    {
+        var needed = queued.Count > 0 || leases.Count > 0;
+        if (needed == reminderSet)
+            return;
+        if (needed)
+            await this.RegisterOrUpdateReminder(ReclaimReminder, Rules.ReminderPeriod, Rules.ReminderPeriod);
+        else if (await this.GetReminder(ReclaimReminder) is { } reminder)
+            await this.UnregisterReminder(reminder);
+        reminderSet = needed;
     }
 
     private Task Save(JobRecord job)
@@ -206,27 +301,28 @@ public sealed class WorkQueueGrain(IOptions<WorkQueueOptions> options) : Grain, 
 
     private JobRecord Job(string jobId) => jobs[index[jobId]];
 
-    private bool TryLive(Guid leaseId, out JobRecord job, out LeaseOutcome rejection)
+    /// <summary>
+    /// The job of a live lease. With <paramref name="endedCounts"/> (an owner ending it), a lease that already ended
+    /// its job is accepted without change: the owner's earlier call went through but its answer was lost.
+    /// </summary>
+    private bool TryLive(Guid leaseId, out JobRecord job, out LeaseOutcome rejection, bool endedCounts = false)
     {
         job = null!;
         rejection = null!;
-        if (!leases.TryGetValue(leaseId, out var jobId))
+        if (leases.TryGetValue(leaseId, out var jobId))
         {
-            rejection = LeaseOutcome.Rejected($"lease {leaseId} is not live (unknown, already ended, or expired)");
-            return false;
+            job = Job(jobId);
+            return true;
         }
-        job = Job(jobId);
-        return true;
+        var ended = endedCounts ? jobs.Items.FirstOrDefault(j => j.EndedBy == leaseId) : null;
+        rejection = ended is not null
+            ? new LeaseOutcome(true, $"already ended ({ended.Status}) by this lease")
+            : LeaseOutcome.Rejected($"lease {leaseId} is not live (unknown, already ended, or expired)");
+        return false;
     }
 
     private static JobView View(JobRecord job) =>
-        new(job.JobId, job.Status, job.Attempts, job.LostLeases, job.WorkerId, job.Progress, job.Result, [.. job.Errors]);
-
-    private static void EndLease(JobRecord job)
-    {
-        job.LeaseId = null;
-        job.ExpiresUtc = null;
-    }
+        new(job.JobId, job.Status, job.Epoch, job.LostLeases, job.WorkerId, job.Progress, job.Result, [.. job.Errors], job.QueuedSinceUtc);
 
     private static (int, long, string) Key(JobRecord job) => (-job.Priority, job.Sequence, job.JobId);
 }

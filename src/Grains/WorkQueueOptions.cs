@@ -8,8 +8,8 @@ public sealed class WorkQueueOptions
     /// <summary>How long a lease lasts without a heartbeat.</summary>
     public TimeSpan LeaseDuration { get; set; } = TimeSpan.FromSeconds(60);
 
-    /// <summary>A job whose lease expires this many times is failed instead of requeued.</summary>
-    public int MaxLostLeases { get; set; } = 3;
+    /// <summary>While a queue has unfinished jobs, a reminder brings it back this often after a restart (Orleans' minimum is 1 min unless configured lower).</summary>
+    public TimeSpan ReminderPeriod { get; set; } = TimeSpan.FromMinutes(1);
 
     /// <summary>How often a queue looks for expired leases (it also looks on every call).</summary>
     public TimeSpan ExpiryCheckPeriod { get; set; } = TimeSpan.FromSeconds(5);

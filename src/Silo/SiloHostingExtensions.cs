@@ -80,6 +80,8 @@ public static class SiloHostingExtensions
             : new LocalArtifactStore(NonEmpty(configuration, $"{StorageSettings.Section}:ArtifactFolder") ?? Path.Combine(dataFolder, "artifacts")));
         silo.AddSiloRoles(roles);
         silo.Services.Configure<WorkQueueOptions>(configuration.GetSection(WorkQueueOptions.Section));
+        silo.Services.Configure<CandidateOptions>(configuration.GetSection(CandidateOptions.Section));
+        silo.Services.Configure<SearchOptions>(configuration.GetSection(SearchOptions.Section));
         silo.Services.Configure<DeviceRegistryOptions>(configuration.GetSection(DeviceRegistryOptions.Section));
         var simulate = configuration.GetValue("SrMobile:Simulate", false);
         if (simulate)

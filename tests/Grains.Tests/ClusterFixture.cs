@@ -1,4 +1,8 @@
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+using Orleans.Configuration;
+using Orleans.Serialization;
+using Orleans.Storage;
 using Orleans.TestingHost;
 using SrMobile.Grains.Placement;
 
@@ -17,6 +21,8 @@ public sealed class ClusterFixture : IAsyncLifetime
 
     public Task InitializeAsync() => Cluster.DeployAsync();
 
+    public static readonly TimeSpan SearchWatchPeriod = TimeSpan.FromMilliseconds(300);
+
     public static readonly TimeSpan DeviceOfflineAfter = TimeSpan.FromSeconds(1);
 
     public async Task DisposeAsync()
@@ -29,15 +35,21 @@ public sealed class ClusterFixture : IAsyncLifetime
     {
         public void Configure(ISiloBuilder silo)
         {
-            silo.AddMemoryGrainStorage(WorkQueueGrain.StorageName);
+            // Orleans' own serialization, as the real stores use (the memory store's JSON default cannot read every state back).
+            silo.AddMemoryGrainStorage("memory", (OptionsBuilder<MemoryGrainStorageOptions> o) => o.Configure<Serializer>((options, serializer) =>
+                options.GrainStorageSerializer = new OrleansGrainStorageSerializer(serializer)));
+            silo.Services.AddKeyedSingleton<IGrainStorage>(WorkQueueGrain.StorageName,
+                (services, _) => new FaultInjection(services.GetRequiredKeyedService<IGrainStorage>("memory")));
+            silo.UseInMemoryReminderService();
             silo.AddSiloRoles([SiloRoles.Coordinator]);
             silo.Services.Configure<WorkQueueOptions>(o =>
             {
                 o.LeaseDuration = LeaseDuration;
-                o.MaxLostLeases = 2;
                 o.ExpiryCheckPeriod = TimeSpan.FromMilliseconds(250);
             });
             silo.Services.Configure<DeviceRegistryOptions>(o => o.OfflineAfter = DeviceOfflineAfter);
+            silo.Services.Configure<CandidateOptions>(o => o.MaxLostLeases = 2);
+            silo.Services.Configure<SearchOptions>(o => o.WatchPeriod = SearchWatchPeriod);
         }
     }
 }

@@ -34,7 +34,7 @@ public class GrainStorageRestartTests
             {
                 Assert.True((await first.GrainFactory.GetGrain<ISearchGrain>("restart").Submit(Spec)).Created);
                 await SearchExpansion.Expanded(first.GrainFactory.GetGrain<ISearchGrain>("restart"));
-                var queue = first.GrainFactory.GetGrain<IWorkQueueGrain>(CandidateGrain.TrainerPool);
+                var queue = first.GrainFactory.GetGrain<IWorkQueueGrain>(CandidateSpec.TrainerPool);
                 var done = (await queue.Lease("w1"))!;
                 Assert.True((await queue.Complete(done.LeaseId, "trained")).Accepted);
                 finished = done.JobId;
@@ -43,7 +43,7 @@ public class GrainStorageRestartTests
             }
 
             await using var second = await StorageCluster.Start(kind, root, azurite, 2, azureClustering);
-            var restarted = second.GrainFactory.GetGrain<IWorkQueueGrain>(CandidateGrain.TrainerPool);
+            var restarted = second.GrainFactory.GetGrain<IWorkQueueGrain>(CandidateSpec.TrainerPool);
             Assert.Equal("trained", (await restarted.Get(finished))!.Result);
             Assert.False((await second.GrainFactory.GetGrain<ISearchGrain>("restart").Submit(Spec)).Created);
             Assert.Equal(2, (await second.GrainFactory.GetGrain<ISearchGrain>("restart").Status()).Stages[CandidateStage.Queued]);
@@ -51,8 +51,8 @@ public class GrainStorageRestartTests
             var again = await restarted.Lease("w2");
             Assert.NotNull(again);
             Assert.NotEqual(finished, again.JobId);
-            Assert.Equal(2, again.Attempt);
-            Assert.Equal(new QueueSummary(0, 1, 1, 0), await restarted.Summary());
+            Assert.Equal(2, again.Epoch);
+            Assert.Equal((0, 1, 1, 0, 0), (await restarted.Summary()).Counts);
             await second.StopAllSilosAsync();
         }
         finally

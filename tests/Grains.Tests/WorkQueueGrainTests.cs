@@ -14,7 +14,7 @@ public class WorkQueueGrainTests(ClusterFixture fixture) : IClassFixture<Cluster
         var queue = NewQueue();
         Assert.True(await queue.Enqueue(new WorkItem("a", 0, "{}")));
         Assert.False(await queue.Enqueue(new WorkItem("a", 5, "other")));
-        Assert.Equal(new QueueSummary(1, 0, 0, 0), await queue.Summary());
+        Assert.Equal((1, 0, 0, 0, 0), (await queue.Summary()).Counts);
         var lease = await queue.Lease("w");
         Assert.Equal("{}", lease!.Payload);
     }
@@ -44,9 +44,11 @@ public class WorkQueueGrainTests(ClusterFixture fixture) : IClassFixture<Cluster
         Assert.Equal(JobStatus.Leased, (await queue.Get("a"))!.Status);
 
         Assert.True((await queue.Complete(lease.LeaseId, "done")).Accepted);
+        // The same owner's call again (its answer was lost) is accepted and changes nothing.
         var again = await queue.Complete(lease.LeaseId, "twice");
-        Assert.False(again.Accepted);
-        Assert.Contains("not live", again.Reason);
+        Assert.True(again.Accepted);
+        Assert.Contains("already ended", again.Reason);
+        Assert.False((await queue.Renew(lease.LeaseId, Progress)).Accepted);
         var view = (await queue.Get("a"))!;
         Assert.Equal(JobStatus.Completed, view.Status);
         Assert.Equal("done", view.Result);
@@ -69,23 +71,56 @@ public class WorkQueueGrainTests(ClusterFixture fixture) : IClassFixture<Cluster
     }
 
     [Fact]
-    public async Task An_expired_lease_requeues_its_job_and_too_many_fail_it()
+    public async Task An_expired_lease_requeues_its_job_under_a_new_epoch_and_a_stale_lease_is_refused()
     {
         var queue = NewQueue();
         await queue.Enqueue(new WorkItem("a", 0, ""));
         var first = (await queue.Lease("crashed-1"))!;
+        Assert.Equal(1, first.Epoch);
         await Task.Delay(ClusterFixture.LeaseDuration + TimeSpan.FromSeconds(0.5));
         Assert.False((await queue.Complete(first.LeaseId, "late")).Accepted);
+        Assert.False((await queue.Renew(first.LeaseId, Progress)).Accepted);
 
         var second = (await queue.Lease("crashed-2"))!;
         Assert.Equal("a", second.JobId);
-        Assert.Equal(2, second.Attempt);
+        Assert.Equal(2, second.Epoch);
         await Task.Delay(ClusterFixture.LeaseDuration + TimeSpan.FromSeconds(0.5));
-        Assert.Null(await queue.Lease("w"));
+        // The queue never ends a job on its own: its owner's retry rule decides (CandidateLifecycleTests).
         var view = (await queue.Get("a"))!;
-        Assert.Equal(JobStatus.Failed, view.Status);
+        Assert.Equal(JobStatus.Queued, view.Status);
         Assert.Equal(2, view.LostLeases);
-        Assert.All(view.Errors, e => Assert.Contains("lease expired", e));
+        Assert.All(view.Errors, e => Assert.Contains("expired", e));
+    }
+
+    [Fact]
+    public async Task Cancel_ends_a_queued_job_and_tells_a_leased_one_at_its_next_heartbeat()
+    {
+        var queue = NewQueue();
+        await queue.Enqueue(new WorkItem("queued", 0, ""));
+        await queue.Enqueue(new WorkItem("leased", 1, ""));
+        var lease = (await queue.Lease("w"))!;
+        Assert.Equal("leased", lease.JobId);
+        await queue.Cancel("queued");
+        await queue.Cancel("leased");
+        Assert.Equal(JobStatus.Cancelled, (await queue.Get("queued"))!.Status);
+        var beat = await queue.Renew(lease.LeaseId, Progress);
+        Assert.True(beat.Accepted);
+        Assert.True(beat.Cancelled);
+        Assert.True((await queue.Release(lease.LeaseId, "cancelled")).Accepted);
+        Assert.Equal(JobStatus.Cancelled, (await queue.Get("leased"))!.Status);
+        Assert.Null(await queue.Lease("w"));
+    }
+
+    [Fact]
+    public async Task A_released_lease_puts_its_job_back_at_once()
+    {
+        var queue = NewQueue();
+        await queue.Enqueue(new WorkItem("a", 0, ""));
+        var first = (await queue.Lease("stopping"))!;
+        Assert.True((await queue.Release(first.LeaseId, "the worker is stopping")).Accepted);
+        var second = (await queue.Lease("w"))!;
+        Assert.Equal(2, second.Epoch);
+        Assert.Equal(0, (await queue.Get("a"))!.LostLeases);
     }
 
     [Fact]
@@ -120,6 +155,6 @@ public class WorkQueueGrainTests(ClusterFixture fixture) : IClassFixture<Cluster
         await Task.WhenAll(workers);
         Assert.Equal(40, leased.Count);
         Assert.Equal(40, leased.Distinct().Count());
-        Assert.Equal(new QueueSummary(0, 0, 40, 0), await queue.Summary());
+        Assert.Equal((0, 0, 40, 0, 0), (await queue.Summary()).Counts);
     }
 }

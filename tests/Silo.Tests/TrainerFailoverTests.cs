@@ -16,7 +16,7 @@ public class TrainerFailoverTests
             ("SrMobile:WorkQueue:LeaseDuration", "00:00:05"),
             ("SrMobile:WorkQueue:ExpiryCheckPeriod", "00:00:00.5"));
         var key = await SiloTestCluster.SubmitOneCandidate(cluster, "failover", 2, 16, "{iterations: 400, batch_size: 8, patch_size: 32, lr: 2.0e-3}");
-        var queue = cluster.GrainFactory.GetGrain<IWorkQueueGrain>(CandidateGrain.TrainerPool);
+        var queue = cluster.GrainFactory.GetGrain<IWorkQueueGrain>(CandidateSpec.TrainerPool);
         var jobId = $"{key}/train";
 
         // Wait until the job is well into training (past its first checkpoint at iteration 80), then kill its silo.
@@ -31,7 +31,7 @@ public class TrainerFailoverTests
         var view = await SiloTestCluster.WaitFor(cluster.GrainFactory.GetGrain<ICandidateGrain>(key), CandidateStage.Measuring);
 
         job = await SiloTestCluster.WaitFor(queue, jobId, JobStatus.Completed);
-        Assert.Equal(2, job.Attempts);
+        Assert.Equal(2, job.Epoch);
         Assert.Equal(1, job.LostLeases);
         Assert.NotEqual(first, job.WorkerId);
         Assert.Equal(400, view.Trained!.Iterations);

@@ -46,7 +46,7 @@ public class TrainerWorkerTests
             var path = await store.Fetch(artifact, work.File("fetched"), CancellationToken.None); // verifies the SHA-256
             Assert.Equal(artifact.Bytes, new FileInfo(path).Length);
         }
-        var job = await cluster.GrainFactory.GetGrain<IWorkQueueGrain>(CandidateGrain.TrainerPool).Get($"{key}/train");
+        var job = await cluster.GrainFactory.GetGrain<IWorkQueueGrain>(CandidateSpec.TrainerPool).Get($"{key}/train");
         Assert.Equal(JobStatus.Completed, job!.Status);
 
         // The device measured the int8 model itself: its PSNR is the engine's, equal to the trainer's evaluation.

@@ -36,10 +36,10 @@ public class TwoTrainerGridTests
             await Task.Delay(200);
         Assert.Equal(80, status.Stages.GetValueOrDefault(CandidateStage.Done));
 
-        var trainers = cluster.GrainFactory.GetGrain<IWorkQueueGrain>(CandidateGrain.TrainerPool);
+        var trainers = cluster.GrainFactory.GetGrain<IWorkQueueGrain>(CandidateSpec.TrainerPool);
         var devices = cluster.GrainFactory.GetGrain<IWorkQueueGrain>(CandidateSpec.DevicePool("local"));
-        Assert.Equal(new QueueSummary(0, 0, 80, 0), await trainers.Summary());
-        Assert.Equal(new QueueSummary(0, 0, 80, 0), await devices.Summary());
+        Assert.Equal((0, 0, 80, 0, 0), (await trainers.Summary()).Counts);
+        Assert.Equal((0, 0, 80, 0, 0), (await devices.Summary()).Counts);
         var workers = new HashSet<string>();
         foreach (var candidate in candidates)
         {
@@ -47,8 +47,8 @@ public class TwoTrainerGridTests
             Assert.Equal(1, view.Attempts);
             Assert.Empty(view.Errors);
             var training = (await trainers.Get(candidate.TrainingJobId))!;
-            Assert.Equal(1, training.Attempts);
-            Assert.Equal(1, (await devices.Get(candidate.MeasurementJobId("local")))!.Attempts);
+            Assert.Equal(1, training.Epoch);
+            Assert.Equal(1, (await devices.Get(candidate.MeasurementJobId("local")))!.Epoch);
             workers.Add(training.WorkerId!.Split('#')[0]);
         }
         // Both trainer silos took part.

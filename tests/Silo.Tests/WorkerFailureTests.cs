@@ -36,8 +36,8 @@ public class WorkerFailureTests
             var view = await SiloTestCluster.WaitFor(cluster.GrainFactory.GetGrain<ICandidateGrain>(candidate.Key), CandidateStage.Done);
             Assert.Equal(2, view.Attempts);
             Assert.Contains(view.Errors, e => e.Contains("simulated failure"));
-            var job = (await cluster.GrainFactory.GetGrain<IWorkQueueGrain>(CandidateGrain.TrainerPool).Get(candidate.TrainingJobId))!;
-            Assert.Equal((JobStatus.Completed, 2), (job.Status, job.Attempts));
+            var job = (await cluster.GrainFactory.GetGrain<IWorkQueueGrain>(CandidateSpec.TrainerPool).Get(candidate.TrainingJobId))!;
+            Assert.Equal((JobStatus.Completed, 2), (job.Status, job.Epoch));
         }
     }
 

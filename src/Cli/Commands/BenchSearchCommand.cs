@@ -77,7 +77,7 @@ public static class BenchSearchCommand
                 var cpu = (process.TotalProcessorTime - cpuBefore).TotalMilliseconds;
                 var status = await search.Status();
                 var front = await grains.GetGrain<IParetoGrain>($"bench-{requested}/x3/local").Get();
-                var trainQueue = await grains.GetGrain<IWorkQueueGrain>(Grains.CandidateGrain.TrainerPool).Summary();
+                var trainQueue = await grains.GetGrain<IWorkQueueGrain>(CandidateSpec.TrainerPool).Summary();
                 var report = new
                 {
                     benchmark = "search",

@@ -259,7 +259,7 @@ public static class SearchCommand
     internal static async Task Follow(CliConsole console, IGrainFactory grains, ISearchGrain search, int total, CancellationToken cancellation)
     {
         var bar = new ProgressBar(console, [("trained  ", total), ("quantized", total), ("measured ", total)]);
-        var trainers = grains.GetGrain<IWorkQueueGrain>(Grains.CandidateGrain.TrainerPool);
+        var trainers = grains.GetGrain<IWorkQueueGrain>(CandidateSpec.TrainerPool);
         while (true)
         {
             var status = await search.Status();

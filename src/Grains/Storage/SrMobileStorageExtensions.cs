@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using Orleans.Configuration;
 using Orleans.Serialization;
@@ -14,6 +15,16 @@ public static class SrMobileStorageExtensions
     public static ISiloBuilder AddSrMobileGrainStorage(this ISiloBuilder silo, StorageSettings settings, string dataFolder, Action<StorageRetryOptions>? retry = null)
     {
         const string Name = WorkQueueGrain.StorageName;
+        // Reminders bring unfinished searches and queues back after a restart; periods are the grains' own
+        // (SrMobile:Search:ReminderPeriod, SrMobile:WorkQueue:ReminderPeriod), so Orleans' 1-minute floor is lowered.
+        silo.Configure<ReminderOptions>(o => o.MinimumReminderPeriod = TimeSpan.FromSeconds(1));
+        if (settings.IsAzure)
+            silo.UseAzureTableReminderService(o => o.TableServiceClient = settings.TableService());
+        else
+        {
+            silo.AddReminders();
+            silo.Services.AddSingleton<IReminderTable>(new FileReminderTable(Path.Combine(dataFolder, "reminders")));
+        }
         if (!settings.IsAzure)
             silo.AddFileGrainStorage(Name, dataFolder);
         // Grain state in Orleans' own binary serialization, as in the file storage: the state types are written for it

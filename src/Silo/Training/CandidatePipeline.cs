@@ -25,9 +25,7 @@ public sealed class CandidatePipeline(string workFolder, int threads) : ICandida
 {
     public TrainedCandidate Run(CandidateSpec spec, Action<string, TrainingProgress?> report, CancellationToken cancellation)
     {
-        var folder = Path.Combine(workFolder, "candidates", ShortHash(spec.Key));
-        // PTQ and QAT siblings (same architecture and training recipe) share one float model: it is trained once.
-        var floatFolder = Path.Combine(workFolder, "float", ShortHash($"{spec.SearchName}/x{spec.Scale}-m{spec.Depth}-c{spec.Width}/{spec.TrainingHash}"));
+        var (folder, floatFolder) = Folders(spec);
         var loader = new DatasetLoader(Path.Combine(workFolder, ".cache"));
         var recipe = spec.Training;
         var validation = new HighOnlyFolderSource(spec.Datasets.Validation ?? spec.Datasets.Train);
@@ -47,7 +45,7 @@ public sealed class CandidatePipeline(string workFolder, int threads) : ICandida
             LogEvery = (int)Math.Clamp(recipe.Iterations / 20, 1, 100),
             Threads = threads,
         };
-        var floatRun = new ExperimentPaths(floatFolder, "float");
+        var floatRun = FloatRun(floatFolder);
         report("training", null);
         AbpnCheckpoint floatCheckpoint;
         using (Exclusive(floatFolder, () => report("training", null), cancellation))
@@ -67,7 +65,7 @@ public sealed class CandidatePipeline(string workFolder, int threads) : ICandida
                 ValidateEvery = (int)Math.Max(1, spec.Quantization.QatIterations / 5),
                 QatObserveIterations = (int)Math.Max(1, spec.Quantization.QatIterations / 4),
             };
-            quantized = Train(qatOptions, new ExperimentPaths(folder, "qat"), loader, p => report("quantizing", p), cancellation);
+            quantized = Train(qatOptions, QatRun(folder), loader, p => report("quantizing", p), cancellation);
             ranges = quantized.Metadata.Quantization!.TensorRanges();
         }
         else
@@ -99,6 +97,22 @@ public sealed class CandidatePipeline(string workFolder, int threads) : ICandida
             Describe("training-record", floatRun.Record),
         ]);
     }
+
+    public IReadOnlyList<string> ResumeFiles(CandidateSpec spec)
+    {
+        var (folder, floatFolder) = Folders(spec);
+        var runs = spec.Quantization.Kind == "qat" ? new[] { FloatRun(floatFolder), QatRun(folder) } : [FloatRun(floatFolder)];
+        return [.. runs.SelectMany(run => new[] { run.Options, run.LastCheckpoint, run.BestCheckpoint, run.Record })];
+    }
+
+    /// <summary>The candidate's own folder, and its float model's: PTQ and QAT siblings (same architecture and training recipe) share one, trained once.</summary>
+    private (string Candidate, string Float) Folders(CandidateSpec spec) => (
+        Path.Combine(workFolder, "candidates", ShortHash(spec.Key)),
+        Path.Combine(workFolder, "float", ShortHash($"{spec.SearchName}/x{spec.Scale}-m{spec.Depth}-c{spec.Width}/{spec.TrainingHash}")));
+
+    private static ExperimentPaths FloatRun(string floatFolder) => new(floatFolder, "float");
+
+    private static ExperimentPaths QatRun(string candidateFolder) => new(candidateFolder, "qat");
 
     /// <summary>Trains (or resumes, or finds finished) one run and returns its best checkpoint.</summary>
     private static AbpnCheckpoint Train(TrainingOptions options, ExperimentPaths paths, DatasetLoader loader, Action<TrainingProgress> progress, CancellationToken cancellation)

@@ -7,6 +7,9 @@ namespace SrMobile.Silo.Workers;
 public interface ICandidateTrainer
 {
     TrainedCandidate Run(CandidateSpec spec, Action<string, TrainingProgress?> report, CancellationToken cancellation);
+
+    /// <summary>The files under the work folder a resumed run of <paramref name="spec"/> continues from (checkpoints, options, records).</summary>
+    IReadOnlyList<string> ResumeFiles(CandidateSpec spec);
 }
 
 /// <summary>A device's work on one trained candidate: latency under the spec's protocol and the PSNR of its own output.</summary>

@@ -1,4 +1,3 @@
-using System.Text.Json;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using SrMobile.Contracts;
@@ -16,14 +15,18 @@ public sealed class DeviceOptions
 
     public TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(2);
 
+    /// <summary>How often the lease of a measurement is renewed (at least three times per lease period).</summary>
+    public TimeSpan HeartbeatInterval { get; set; } = TimeSpan.FromSeconds(5);
+
     /// <summary>How often the worker tells the device registry it is alive.</summary>
-    public TimeSpan HeartbeatInterval { get; set; } = TimeSpan.FromSeconds(10);
+    public TimeSpan RegistryInterval { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>How long a measurement or failure is retried while the coordinator does not answer.</summary>
+    public TimeSpan ReportPatience { get; set; } = TimeSpan.FromMinutes(5);
 
     /// <summary>Measurements run side by side (1 for real latency, which must not share the CPU; more only for simulated work).</summary>
     public int Concurrency { get; set; } = 1;
 
-    /// <summary>Attempts in all for a job whose measurement failed (not for bad input such as a wrong hash).</summary>
-    public int MaxAttempts { get; set; } = 3;
     public string WorkerId { get; set; } = $"{Environment.MachineName}-{Environment.ProcessId}-device";
 
     /// <summary>Where fetched models are kept (remote artifacts are downloaded here; local ones are read in place).</summary>
@@ -33,19 +36,18 @@ public sealed class DeviceOptions
 /// <summary>
 /// Measures candidates on this machine for one device key with the <see cref="ICandidateMeasurer"/> (the real
 /// <see cref="EngineMeasurer"/>, or <see cref="SimulatedWork"/>) and reports to the candidate (which feeds the
-/// device's Pareto front). Latency runs are short, so no heartbeat is needed beyond the lease itself; the
-/// protocol's max_seconds bounds a run.
+/// device's Pareto front and completes the lease). The lease is renewed for the whole measurement (the protocol's
+/// max_seconds may be longer than a lease).
 /// </summary>
 public sealed class DeviceWorker(IGrainFactory grains, ICandidateMeasurer measurer, IOptions<DeviceOptions> options, ILogger<DeviceWorker> log, MachineGate? gate = null)
     : LeasingWorker(grains, log, gate)
 {
-    private static readonly JsonSerializerOptions Json = new();
-
     protected override string Pool => CandidateSpec.DevicePool(options.Value.Key);
     protected override string WorkerId => options.Value.WorkerId;
     protected override TimeSpan PollInterval => options.Value.PollInterval;
     protected override int Concurrency => options.Value.Concurrency;
-    protected override int MaxAttempts => options.Value.MaxAttempts;
+    protected override TimeSpan HeartbeatInterval => options.Value.HeartbeatInterval;
+    protected override TimeSpan ReportPatience => options.Value.ReportPatience;
 
     protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
         Task.WhenAll(StayRegistered(stoppingToken), base.ExecuteAsync(stoppingToken));
@@ -73,7 +75,7 @@ public sealed class DeviceWorker(IGrainFactory grains, ICandidateMeasurer measur
             }
             try
             {
-                await Task.Delay(options.Value.HeartbeatInterval, stoppingToken);
+                await Task.Delay(options.Value.RegistryInterval, stoppingToken);
             }
             catch (OperationCanceledException)
             {
@@ -82,30 +84,20 @@ public sealed class DeviceWorker(IGrainFactory grains, ICandidateMeasurer measur
         }
     }
 
-    protected override async Task Run(IWorkQueueGrain queue, JobLease lease, CancellationToken stoppingToken)
+    protected override async Task Work(JobLease lease, LeaseKeeper keeper, CancellationToken stoppingToken)
     {
-        var candidate = Grains.GetGrain<ICandidateGrain>(lease.Payload);
-        try
+        var candidate = Candidate(lease);
+        var started = await Contained($"starting {lease.JobId}", () => candidate.MeasurementStarted(lease), ReportPatience, keeper.Token);
+        if (!Taken(started, lease, "the start"))
         {
-            var view = await candidate.Get();
-            if (view.Stage != CandidateStage.Measuring || view.Spec is null || view.Trained is null)
-            {
-                await queue.Complete(lease.LeaseId, $"skipped: candidate is {view.Stage}");
-                return;
-            }
-            var measurement = await measurer.Measure(options.Value.Key, view.Spec, view.Trained, stoppingToken);
-            if (!await candidate.RecordMeasurement(measurement))
-                throw new InvalidOperationException($"candidate {view.Key} refused the measurement");
-            await queue.Complete(lease.LeaseId, JsonSerializer.Serialize(measurement, Json));
+            await Contained($"handing back {lease.JobId}", () => Grains.GetGrain<IWorkQueueGrain>(Pool).Release(lease.LeaseId, started?.Reason ?? "no answer"), TimeSpan.FromSeconds(10), CancellationToken.None);
+            return;
         }
-        catch (Exception e) when (e is not OperationCanceledException)
-        {
-            var retry = WorthRetrying(e, lease);
-            Log.LogError(e, "measuring {Candidate} failed (attempt {Attempt}{Retry})", lease.Payload, lease.Attempt, retry ? ", requeued" : "");
-            await queue.Fail(lease.LeaseId, e.Message, retry);
-            // A measurement that cannot be made fails the candidate: its search must not wait for it.
-            if (!retry)
-                await candidate.MoveTo(CandidateStage.Failed, $"{options.Value.Key}: {e.Message}");
-        }
+        var view = started!.View!;
+        if (view.Spec is null || view.Trained is null)
+            throw new InvalidDataException($"candidate {view.Key} is measuring without a trained model");
+        keeper.Report(new JobProgress("measuring", 0, 0, null));
+        var measurement = await measurer.Measure(options.Value.Key, view.Spec, view.Trained, keeper.Token);
+        Taken(await Contained($"reporting {lease.JobId}", () => candidate.Measured(lease, measurement), ReportPatience, CancellationToken.None), lease, "the measurement");
     }
 }

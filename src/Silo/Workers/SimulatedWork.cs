@@ -16,6 +16,9 @@ public sealed class SimulatedWorkOptions
     /// <summary>How long a simulated training takes (none by default: the benchmark times the cluster alone).</summary>
     public TimeSpan TrainingTime { get; set; }
 
+    /// <summary>How long a simulated measurement takes (none by default).</summary>
+    public TimeSpan MeasurementTime { get; set; }
+
     /// <summary>How many of a candidate's first training attempts fail (an I/O error), to exercise recovery.</summary>
     public int FailingAttempts { get; set; }
 }
@@ -46,13 +49,18 @@ public sealed class SimulatedWork(IOptions<SimulatedWorkOptions> options) : ICan
         return new TrainedCandidate(psnr + 0.05, psnr, 0.9, spec.Training.Iterations, []);
     }
 
-    public Task<DeviceMeasurement> Measure(string device, CandidateSpec spec, TrainedCandidate trained, CancellationToken cancellation)
+    /// <summary>Simulated training keeps nothing to resume from.</summary>
+    public IReadOnlyList<string> ResumeFiles(CandidateSpec spec) => [];
+
+    public async Task<DeviceMeasurement> Measure(string device, CandidateSpec spec, TrainedCandidate trained, CancellationToken cancellation)
     {
+        if (options.Value.MeasurementTime > TimeSpan.Zero)
+            await Task.Delay(options.Value.MeasurementTime, cancellation);
         var architecture = new AbpnArchitecture(spec.Scale, spec.Depth, spec.Width);
         var pixels = (double)spec.Protocol.Height * spec.Protocol.Width;
         // 100 GMAC/s, about what the int8 engine reaches on this kind of CPU (docs/BENCHMARKS.md).
         var milliseconds = 0.5 + architecture.MacsPerPixel * pixels / 1e8 * (1 + 0.2 * Jitter(spec.Key + device));
-        return Task.FromResult(new DeviceMeasurement(device, milliseconds, milliseconds * 1.05, 1, Engine, trained.Int8Psnr, trained.Int8Ssim, "{}"));
+        return new DeviceMeasurement(device, milliseconds, milliseconds * 1.05, 1, Engine, trained.Int8Psnr, trained.Int8Ssim, "{}");
     }
 
     private static double Psnr(CandidateSpec spec)
