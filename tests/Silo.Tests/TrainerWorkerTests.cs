@@ -2,7 +2,6 @@ using Azure.Storage.Blobs;
 using Orleans.TestingHost;
 using SrMobile.Artifacts;
 using SrMobile.Contracts;
-using SrMobile.Grains;
 using SrMobile.Grains.Placement;
 using SrMobile.Tests;
 
