@@ -23,6 +23,13 @@ internal sealed class CoordinatorAndTrainers : ISiloConfigurator
     }
 }
 
+/// <summary>One silo with every role (the embedded one-machine cluster).</summary>
+internal sealed class EveryRole : ISiloConfigurator
+{
+    public void Configure(ISiloBuilder silo) =>
+        silo.AddSrMobileRoles(silo.Configuration, [SiloRoles.Coordinator, SiloRoles.Trainer, SiloRoles.Device], silo.Configuration["Test:StateFolder"]!);
+}
+
 /// <summary>Shared setup of the silo tests: a TestingHost cluster with fast polling and one tiny submitted search.</summary>
 internal static class SiloTestCluster
 {

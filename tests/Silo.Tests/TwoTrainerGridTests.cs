@@ -13,9 +13,13 @@ public class TwoTrainerGridTests
         await using var cluster = await SiloTestCluster.Start<CoordinatorAndTrainers>(work, 3,
             ("Test:PrimaryRoles", "coordinator,device"),
             ("SrMobile:Simulate", "true"),
-            ("SrMobile:Simulated:TrainingTime", "00:00:00.05"),
+            // Leases shorter than the jobs: every job lives on heartbeats, so the expiry paths are exercised.
+            ("SrMobile:WorkQueue:LeaseDuration", "00:00:01"),
+            ("SrMobile:WorkQueue:ExpiryCheckPeriod", "00:00:00.2"),
+            ("SrMobile:Simulated:TrainingTime", "00:00:01.5"),
+            ("SrMobile:Simulated:MeasurementTime", "00:00:01.2"),
             ("SrMobile:Trainer:Concurrency", "2"),
-            ("SrMobile:Device:Concurrency", "2"));
+            ("SrMobile:Device:Concurrency", "4"));
         const string Spec = """
             name: grid
             scales: [2, 3]
@@ -44,11 +48,12 @@ public class TwoTrainerGridTests
         foreach (var candidate in candidates)
         {
             var view = await cluster.GrainFactory.GetGrain<ICandidateGrain>(candidate.Key).Get();
-            Assert.Equal(1, view.Attempts);
-            Assert.Empty(view.Errors);
+            // Exactly once: one result, one measurement; a lease lost to a starved heartbeat on a loaded machine may
+            // cost another start, never a second result.
+            Assert.Single(view.Measurements);
+            Assert.InRange(view.Attempts, 1, 3);
             var training = (await trainers.Get(candidate.TrainingJobId))!;
-            Assert.Equal(1, training.Epoch);
-            Assert.Equal(1, (await devices.Get(candidate.MeasurementJobId("local")))!.Epoch);
+            Assert.Equal(JobStatus.Completed, training.Status);
             workers.Add(training.WorkerId!.Split('#')[0]);
         }
         // Both trainer silos took part.

@@ -1,19 +1,11 @@
-using Orleans.TestingHost;
 using SrMobile.Contracts;
 using SrMobile.Grains;
-using SrMobile.Grains.Placement;
 using SrMobile.Tests;
 
 namespace SrMobile.Silo.Tests;
 
 public class WorkerFailureTests
 {
-    private sealed class EveryRole : ISiloConfigurator
-    {
-        public void Configure(ISiloBuilder silo) =>
-            silo.AddSrMobileRoles(silo.Configuration, [SiloRoles.Coordinator, SiloRoles.Trainer, SiloRoles.Device], silo.Configuration["Test:StateFolder"]!);
-    }
-
     [Fact]
     public async Task A_training_that_fails_for_a_passing_reason_is_requeued_and_completes_on_its_next_attempt()
     {

@@ -106,8 +106,13 @@ public static class SearchCommand
                 throw new BadInputException($"no search named '{status.Name}' on this cluster");
             var stages = Enum.GetValues<CandidateStage>().ToDictionary(s => s.ToString().ToLowerInvariant(), s => status.Stages.GetValueOrDefault(s));
             console.Out.WriteLine(parse.GetValue(json)
-                ? JsonSerializer.Serialize(new { name = status.Name, cancelled = status.Cancelled, candidates = status.Candidates, created = status.Expanded, stages }, Json)
-                : $"{status.Name}{(status.Cancelled ? " (cancelled)" : "")}: {status.Expanded} of {status.Candidates} candidates created; " + string.Join(", ", stages.Select(s => $"{s.Key} {s.Value}")));
+                ? JsonSerializer.Serialize(new
+                {
+                    name = status.Name, cancelled = status.Cancelled, finished = status.Finished, candidates = status.Candidates, created = status.Expanded, stages,
+                    waiting = (status.Stalls ?? []).Select(s => new { pool = s.Pool, reason = s.Reason, jobs = s.Waiting, since = s.SinceUtc, waited_seconds = Math.Round((DateTimeOffset.UtcNow - s.SinceUtc).TotalSeconds) }),
+                }, Json)
+                : $"{status.Name}{(status.Cancelled ? " (cancelled)" : "")}{(status.Finished ? " (finished)" : "")}: {status.Expanded} of {status.Candidates} candidates created; "
+                    + string.Join(", ", stages.Select(s => $"{s.Key} {s.Value}")) + string.Concat((status.Stalls ?? []).Select(s => $"{Environment.NewLine}waiting: {s}")));
             return 0;
         })));
         return command;
@@ -276,11 +281,12 @@ public static class SearchCommand
             {
                 (status.Expanded < status.Candidates && !status.Cancelled ? $"created {status.Expanded}/{status.Candidates}; " : "") + $"queued {Count(CandidateStage.Queued)}; " + string.Join("; ", running),
                 "",
-                $"failed {Count(CandidateStage.Failed)}{(status.Cancelled ? $", cancelled {Count(CandidateStage.Cancelled)}" : "")}",
+                $"failed {Count(CandidateStage.Failed)}{(status.Cancelled ? $", cancelled {Count(CandidateStage.Cancelled)}" : "")}"
+                    + string.Concat((status.Stalls ?? []).Select(s => $"; waiting: {s}")),
             };
             long[] values = [trained, quantized, measured];
             // A cancelled search creates no more candidates: it is over once the ones it has are.
-            if (finished >= total || (status.Cancelled && finished >= status.Expanded))
+            if (status.Finished || finished >= total || (status.Cancelled && finished >= status.Expanded))
             {
                 bar.Finish(values, details);
                 return;
