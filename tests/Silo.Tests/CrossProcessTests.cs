@@ -1,5 +1,6 @@
 using SrMobile.Contracts;
 using SrMobile.Grains;
+using SrMobile.Tests;
 
 namespace SrMobile.Silo.Tests;
 
@@ -104,5 +105,56 @@ public class CrossProcessTests
             Assert.Equal(1, (await devices.Get(candidate.MeasurementJobId("local")))!.Epoch);
         }
         Assert.True(cluster.IsRunning("trainer") && cluster.IsRunning("device"));
+    }
+
+    [Fact]
+    public async Task A_trainer_killed_mid_training_leaves_its_checkpoint_in_the_store_and_another_machine_resumes_from_it()
+    {
+        await using var cluster = await ProcessCluster.Start(
+            ("SrMobile:Trainer:PollInterval", "00:00:00.2"),
+            ("SrMobile:Trainer:Threads", "1"),
+            ("SrMobile:Trainer:HeartbeatInterval", "00:00:00.5"),
+            ("SrMobile:Trainer:CheckpointInterval", "00:00:01"),
+            ("SrMobile:Device:PollInterval", "00:00:00.2"),
+            ("SrMobile:WorkQueue:LeaseDuration", "00:00:05"),
+            ("SrMobile:WorkQueue:ExpiryCheckPeriod", "00:00:00.5"));
+        await cluster.StartSilo("coordinator", "coordinator,device");
+        await cluster.StartSilo("trainer-a", "trainer");
+        await cluster.StartSilo("trainer-b", "trainer");
+        var spec = $$"""
+            name: travel
+            scales: [3]
+            depths: [2]
+            widths: [16]
+            quantization: [{kind: ptq, calibration_images: 2}]
+            training: {iterations: 400, batch_size: 8, patch_size: 32, lr: 2.0e-3}
+            datasets: {train: "{{TestData.Samples}}", validation: "{{Path.Combine(TestData.RepositoryRoot, "samples", "test")}}"}
+            devices: [local]
+            protocol: {input: 36x64, warmup: 1, min_runs: 3, min_seconds: 0}
+            """;
+        await Submit(cluster, spec, "travel");
+        var key = SearchGrain.Expand(SearchSpecReader.Parse(spec).Spec!).Single().Key;
+        var candidate = cluster.Grains.GetGrain<ICandidateGrain>(key);
+        var trainers = cluster.Grains.GetGrain<IWorkQueueGrain>(CandidateSpec.TrainerPool);
+
+        // Past the first checkpoint (iteration 80) and stored: then the trainer's machine dies.
+        await ProcessCluster.WaitFor(candidate.Get, v => v.Checkpoints?.Any(f => f.RelativePath.EndsWith("float/checkpoints/last.ckpt", StringComparison.Ordinal)) == true,
+            TimeSpan.FromMinutes(5), "a stored checkpoint");
+        var first = (await trainers.Get(key + "/train"))!.WorkerId!;
+        cluster.Kill(first);
+        var second = first == "trainer-a" ? "trainer-b" : "trainer-a";
+
+        var view = await ProcessCluster.WaitFor(candidate.Get, v => v.Stage is CandidateStage.Done or CandidateStage.Failed, TimeSpan.FromMinutes(6), "the candidate finishing");
+        Assert.True(view.Stage == CandidateStage.Done, string.Join("; ", view.Errors));
+        Assert.Equal(2, view.Attempts);
+        Assert.Equal(400, view.Trained!.Iterations);
+        var job = (await trainers.Get(key + "/train"))!;
+        Assert.Equal((JobStatus.Completed, second), (job.Status, job.WorkerId));
+        // The other machine's own work folder: its run started from the stored checkpoint, not from iteration 0.
+        var log = File.ReadAllText(Directory.GetFiles(cluster.WorkFolder(second), "float.log", SearchOption.AllDirectories).Single());
+        var resumed = System.Text.RegularExpressions.Regex.Match(log, @"resume at iteration (\d+)");
+        Assert.True(resumed.Success, log);
+        Assert.True(int.Parse(resumed.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture) >= 80, resumed.Value);
+        Assert.Single(view.Measurements);
     }
 }
