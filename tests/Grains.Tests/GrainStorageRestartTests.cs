@@ -18,6 +18,8 @@ public class GrainStorageRestartTests
         var root = Path.Combine(Path.GetTempPath(), "srmobile-tests", Guid.NewGuid().ToString("N"));
         await using var azurite = await StorageCluster.StartStorage(kind);
         var azureClustering = azurite is not null;
+        // The local kind is one machine, one silo: a data folder has one owner (the Azure kinds share the account).
+        var silos = kind == StorageCluster.File ? 1 : 2;
         const string Spec = """
             name: restart
             scales: [2, 3]
@@ -30,7 +32,7 @@ public class GrainStorageRestartTests
         try
         {
             string finished;
-            await using (var first = await StorageCluster.Start(kind, root, azurite, 2, azureClustering))
+            await using (var first = await StorageCluster.Start(kind, root, azurite, silos, azureClustering))
             {
                 Assert.True((await first.GrainFactory.GetGrain<ISearchGrain>("restart").Submit(Spec)).Created);
                 await SearchExpansion.Expanded(first.GrainFactory.GetGrain<ISearchGrain>("restart"));
@@ -42,7 +44,7 @@ public class GrainStorageRestartTests
                 await first.StopAllSilosAsync();
             }
 
-            await using var second = await StorageCluster.Start(kind, root, azurite, 2, azureClustering);
+            await using var second = await StorageCluster.Start(kind, root, azurite, silos, azureClustering);
             var restarted = second.GrainFactory.GetGrain<IWorkQueueGrain>(CandidateSpec.TrainerPool);
             Assert.Equal("trained", (await restarted.Get(finished))!.Result);
             Assert.False((await second.GrainFactory.GetGrain<ISearchGrain>("restart").Submit(Spec)).Created);

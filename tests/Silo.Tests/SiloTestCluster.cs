@@ -10,7 +10,7 @@ namespace SrMobile.Silo.Tests;
 
 /// <summary>
 /// Primary coordinates (with the roles of <c>Test:PrimaryRoles</c>, comma-separated, when set); every other silo is a
-/// trainer named after itself, all sharing one work folder.
+/// trainer named after itself, all sharing one work folder and one artifact folder; each owns its data folder.
 /// </summary>
 internal sealed class CoordinatorAndTrainers : ISiloConfigurator
 {
@@ -18,7 +18,7 @@ internal sealed class CoordinatorAndTrainers : ISiloConfigurator
     {
         var name = silo.Configuration["Orleans:Name"]!;
         var primary = silo.Configuration["Test:PrimaryRoles"]?.Split(',') ?? [SiloRoles.Coordinator];
-        silo.AddSrMobileRoles(silo.Configuration, name == "Primary" ? primary : [SiloRoles.Trainer], silo.Configuration["Test:StateFolder"]!);
+        silo.AddSrMobileRoles(silo.Configuration, name == "Primary" ? primary : [SiloRoles.Trainer], SiloTestCluster.DataFolder(silo));
         silo.Services.PostConfigure<TrainerOptions>(o => o.WorkerId = name);
     }
 }
@@ -27,17 +27,21 @@ internal sealed class CoordinatorAndTrainers : ISiloConfigurator
 internal sealed class EveryRole : ISiloConfigurator
 {
     public void Configure(ISiloBuilder silo) =>
-        silo.AddSrMobileRoles(silo.Configuration, [SiloRoles.Coordinator, SiloRoles.Trainer, SiloRoles.Device], silo.Configuration["Test:StateFolder"]!);
+        silo.AddSrMobileRoles(silo.Configuration, [SiloRoles.Coordinator, SiloRoles.Trainer, SiloRoles.Device], SiloTestCluster.DataFolder(silo));
 }
 
 /// <summary>Shared setup of the silo tests: a TestingHost cluster with fast polling and one tiny submitted search.</summary>
 internal static class SiloTestCluster
 {
+    /// <summary>The silo's own data folder (one silo owns a folder of the local storage kind), kept across its restarts.</summary>
+    public static string DataFolder(ISiloBuilder silo) => Path.Combine(silo.Configuration["Test:StateFolder"]!, silo.Configuration["Orleans:Name"]!);
+
     public static async Task<TestCluster> Start<TConfigurator>(TemporaryFolder work, int silos, params (string Key, string Value)[] settings)
         where TConfigurator : ISiloConfigurator, new()
     {
         var builder = new TestClusterBuilder { Options = { InitialSilosCount = (short)silos } };
         builder.Properties["Test:StateFolder"] = work.File("state");
+        builder.Properties["SrMobile:Storage:ArtifactFolder"] = work.File("artifacts");
         builder.Properties["SrMobile:Trainer:WorkFolder"] = work.File("work");
         builder.Properties["SrMobile:Trainer:Threads"] = "1";
         builder.Properties["SrMobile:Trainer:PollInterval"] = "00:00:00.2";

@@ -2,19 +2,12 @@ using Azure.Storage.Blobs;
 using Orleans.TestingHost;
 using SrMobile.Artifacts;
 using SrMobile.Contracts;
-using SrMobile.Grains.Placement;
 using SrMobile.Tests;
 
 namespace SrMobile.Silo.Tests;
 
 public class TrainerWorkerTests
 {
-    private sealed class EmbeddedSilo : ISiloConfigurator
-    {
-        public void Configure(ISiloBuilder silo) =>
-            silo.AddSrMobileRoles(silo.Configuration, [SiloRoles.Coordinator, SiloRoles.Trainer, SiloRoles.Device], silo.Configuration["Test:StateFolder"]!);
-    }
-
     /// <summary>Local storage, and the azure kind against Azurite (Table grain state, artifacts in Blob: the device fetches them).</summary>
     [Theory]
     [InlineData("local")]
@@ -27,7 +20,7 @@ public class TrainerWorkerTests
             ? [("SrMobile:Trainer:HeartbeatInterval", "00:00:00.5")]
             : [("SrMobile:Trainer:HeartbeatInterval", "00:00:00.5"), ("SrMobile:Storage:Kind", "azure"), ("SrMobile:Storage:ConnectionString", azurite.ConnectionString),
                 ("SrMobile:Device:ArtifactFolder", work.File("device"))];
-        await using var cluster = await SiloTestCluster.Start<EmbeddedSilo>(work, 1, settings);
+        await using var cluster = await SiloTestCluster.Start<EveryRole>(work, 1, settings);
         var key = await SiloTestCluster.SubmitOneCandidate(cluster, "tiny", 1, 6, "{iterations: 40, batch_size: 4, patch_size: 24, lr: 2.0e-3}");
         var view = await SiloTestCluster.WaitFor(cluster.GrainFactory.GetGrain<ICandidateGrain>(key), CandidateStage.Done);
 
@@ -37,11 +30,11 @@ public class TrainerWorkerTests
         Assert.InRange(trained.FloatPsnr - trained.Int8Psnr, -0.5, 0.5); // int8 close to float, measured on the engine
         Assert.Equal(["float-checkpoint", "float-onnx", "int8-onnx", "training-record"], trained.Artifacts.Select(a => a.Kind));
         IArtifactStore store = azurite is null
-            ? new LocalArtifactStore(Path.Combine(work.File("state"), "artifacts"))
+            ? new LocalArtifactStore(work.File("artifacts"))
             : new BlobArtifactStore(new BlobServiceClient(azurite.ConnectionString));
         foreach (var artifact in trained.Artifacts)
         {
-            Assert.StartsWith(azurite is null ? new Uri(Path.Combine(work.File("state"), "artifacts")).AbsoluteUri : $"http://127.0.0.1:{azurite.BlobPort}/", artifact.Uri);
+            Assert.StartsWith(azurite is null ? new Uri(work.File("artifacts")).AbsoluteUri : $"http://127.0.0.1:{azurite.BlobPort}/", artifact.Uri);
             var path = await store.Fetch(artifact, work.File("fetched"), CancellationToken.None); // verifies the SHA-256
             Assert.Equal(artifact.Bytes, new FileInfo(path).Length);
         }

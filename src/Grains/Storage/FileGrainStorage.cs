@@ -3,18 +3,22 @@ using System.Text;
 using Microsoft.Extensions.DependencyInjection;
 using Orleans.Serialization;
 using Orleans.Storage;
+using SrMobile.Contracts;
 
 namespace SrMobile.Grains.Storage;
 
 /// <summary>
-/// Durable grain storage in a local folder, for the embedded one-machine cluster (Orleans' memory storage would
-/// lose a search on restart). One file per grain state: a version (the ETag), the grain id, and the state in
-/// Orleans' own binary serialization; written to a temporary file, flushed and renamed, so a crash leaves either
-/// the old state or the new one, never a mix. A write whose ETag is stale is refused, as Orleans expects.
+/// Durable grain state in a local folder, for the embedded one-machine cluster (Orleans' memory storage would lose a
+/// search on restart). One file per grain state: a header (format, version = the ETag, the grain id, the payload's
+/// length and SHA-256) and the state in Orleans' own binary serialization, written through <see cref="DurableFile"/>,
+/// so a crash leaves the old state or the new one. A truncated or damaged file is found on read, by its length and
+/// checksum, and named in the error instead of being deserialized into garbage. A write whose ETag is stale is refused,
+/// as Orleans expects. Files of the first format (no checksum) are still read, and written in the current one.
 /// </summary>
 public sealed class FileGrainStorage(string root, Serializer serializer) : IGrainStorage
 {
-    private static readonly byte[] Magic = "SRMGRN1\n"u8.ToArray();
+    private static readonly byte[] Magic = "SRMGRN2\n"u8.ToArray();
+    private static readonly byte[] FirstMagic = "SRMGRN1\n"u8.ToArray();
 
     public string Root { get; } = root;
 
@@ -28,7 +32,14 @@ public sealed class FileGrainStorage(string root, Serializer serializer) : IGrai
             return;
         }
         var (version, payload) = Parse(await File.ReadAllBytesAsync(path), path);
-        grainState.State = serializer.Deserialize<T>(payload);
+        try
+        {
+            grainState.State = serializer.Deserialize<T>(payload);
+        }
+        catch (Exception e) when (e is SerializerException or InvalidCastException or NotSupportedException)
+        {
+            throw new InvalidDataException($"{path}: the state of {grainId} cannot be read as {typeof(T).Name} ({e.Message})", e);
+        }
         grainState.ETag = version.ToString(System.Globalization.CultureInfo.InvariantCulture);
         grainState.RecordExists = true;
     }
@@ -48,9 +59,10 @@ public sealed class FileGrainStorage(string root, Serializer serializer) : IGrai
                 writer.Write(version);
                 writer.Write(grainId.ToString());
                 writer.Write(payload.Length);
+                writer.Write(SHA256.HashData(payload));
                 writer.Write(payload);
             }
-            await WriteAtomically(path, buffer.ToArray());
+            await DurableFile.Write(path, buffer.GetBuffer().AsMemory(0, (int)buffer.Length));
         }
         grainState.ETag = version.ToString(System.Globalization.CultureInfo.InvariantCulture);
         grainState.RecordExists = true;
@@ -63,6 +75,7 @@ public sealed class FileGrainStorage(string root, Serializer serializer) : IGrai
         {
             CheckETag(StoredVersion(path), grainState.ETag, grainId);
             File.Delete(path);
+            DurableFile.FlushFolder(Path.GetDirectoryName(path)!);
         }
         grainState.ETag = null;
         grainState.RecordExists = false;
@@ -83,26 +96,37 @@ public sealed class FileGrainStorage(string root, Serializer serializer) : IGrai
             return null;
         using var file = File.OpenRead(path);
         var header = new byte[Magic.Length + sizeof(long)];
-        if (file.ReadAtLeast(header, header.Length, throwOnEndOfStream: false) < header.Length || !header.AsSpan(0, Magic.Length).SequenceEqual(Magic))
+        if (file.ReadAtLeast(header, header.Length, throwOnEndOfStream: false) < header.Length || !IsMagic(header.AsSpan(0, Magic.Length)))
             throw new InvalidDataException($"{path}: grain state file is damaged (no header)");
         return System.Buffers.Binary.BinaryPrimitives.ReadInt64LittleEndian(header.AsSpan(Magic.Length));
     }
+
+    private static bool IsMagic(ReadOnlySpan<byte> bytes) => bytes.SequenceEqual(Magic) || bytes.SequenceEqual(FirstMagic);
 
     private static (long Version, byte[] Payload) Parse(byte[] bytes, string path)
     {
         try
         {
             using var reader = new BinaryReader(new MemoryStream(bytes), Encoding.UTF8);
-            if (!reader.ReadBytes(Magic.Length).AsSpan().SequenceEqual(Magic))
+            var magic = reader.ReadBytes(Magic.Length);
+            if (!IsMagic(magic))
                 throw new InvalidDataException("no header");
+            var checksummed = magic.AsSpan().SequenceEqual(Magic);
             var version = reader.ReadInt64();
             reader.ReadString();
-            var payload = reader.ReadBytes(reader.ReadInt32());
+            var length = reader.ReadInt32();
+            var checksum = checksummed ? reader.ReadBytes(SHA256.HashSizeInBytes) : null;
+            var remaining = bytes.Length - reader.BaseStream.Position;
+            if (length < 0 || remaining != length)
+                throw new InvalidDataException($"its header declares {length} bytes of state, the file holds {remaining}: truncated or overwritten");
+            var payload = reader.ReadBytes(length);
+            if (checksum is not null && !SHA256.HashData(payload).AsSpan().SequenceEqual(checksum))
+                throw new InvalidDataException("the state's SHA-256 does not match its header");
             return (version, payload);
         }
         catch (Exception e) when (e is EndOfStreamException or InvalidDataException)
         {
-            throw new InvalidDataException($"{path}: grain state file is damaged ({e.Message})", e);
+            throw new InvalidDataException($"{path}: grain state file is damaged ({e.Message}); restore it from a backup or delete it to forget that grain", e);
         }
     }
 
@@ -111,19 +135,6 @@ public sealed class FileGrainStorage(string root, Serializer serializer) : IGrai
         // Grain keys hold '/' and other characters no file name may: the file is named by a hash of the id.
         var hash = Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(grainId.ToString()))).ToLowerInvariant();
         return Path.Combine(Root, stateName, grainId.Type.ToString() ?? "grain", hash[..2], $"{hash}.state");
-    }
-
-    private static async Task WriteAtomically(string path, byte[] bytes)
-    {
-        var directory = Path.GetDirectoryName(path)!;
-        Directory.CreateDirectory(directory);
-        var temporary = Path.Combine(directory, $".{Path.GetFileName(path)}.{Guid.NewGuid():N}.tmp");
-        await using (var file = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None, 4096, FileOptions.WriteThrough))
-        {
-            await file.WriteAsync(bytes);
-            await file.FlushAsync();
-        }
-        File.Move(temporary, path, overwrite: true);
     }
 }
 

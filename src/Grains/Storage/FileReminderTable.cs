@@ -1,11 +1,12 @@
 using System.Text.Json;
+using SrMobile.Contracts;
 
 namespace SrMobile.Grains.Storage;
 
 /// <summary>
 /// The reminder table of the local storage kind: every reminder in one JSON file in the data folder (an unfinished
 /// search or queue holds one reminder, so the table stays small), kept in memory and written whole on each change,
-/// to a temporary file that is flushed to disk and renamed, so a crash leaves the old table or the new one. Orleans'
+/// through <see cref="DurableFile"/>, so a crash leaves the old table or the new one. Orleans'
 /// in-memory table would forget the reminders with the silo, and with them the repair after a restart.
 /// </summary>
 public sealed class FileReminderTable(string folder) : IReminderTable
@@ -126,16 +127,9 @@ public sealed class FileReminderTable(string folder) : IReminderTable
         }
     }
 
-    private async Task Store()
+    private Task Store()
     {
-        Directory.CreateDirectory(folder);
-        var temporary = $"{path}.{Guid.NewGuid():N}.tmp";
         var table = rows.Values.Select(e => new Row(e.GrainId.ToString(), e.ReminderName, e.StartAt, e.Period, e.ETag ?? "")).ToList();
-        await using (var file = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None))
-        {
-            await JsonSerializer.SerializeAsync(file, table);
-            file.Flush(flushToDisk: true);
-        }
-        File.Move(temporary, path, overwrite: true);
+        return DurableFile.Write(path, JsonSerializer.SerializeToUtf8Bytes(table));
     }
 }

@@ -26,7 +26,11 @@ public static class SrMobileStorageExtensions
             silo.Services.AddSingleton<IReminderTable>(new FileReminderTable(Path.Combine(dataFolder, "reminders")));
         }
         if (!settings.IsAzure)
+        {
+            silo.Services.AddSingleton(services => ActivatorUtilities.CreateInstance<DataFolderOwner>(services, dataFolder));
+            silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(services => services.GetRequiredService<DataFolderOwner>());
             silo.AddFileGrainStorage(Name, dataFolder);
+        }
         // Grain state in Orleans' own binary serialization, as in the file storage: the state types are written for it
         // ([GenerateSerializer], version-tolerant ids); the providers' JSON default cannot read some of them back.
         else if (settings.GrainState == StorageSettings.Blob)
