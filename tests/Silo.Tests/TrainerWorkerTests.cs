@@ -1,5 +1,4 @@
 using Azure.Storage.Blobs;
-using Orleans.TestingHost;
 using SrMobile.Artifacts;
 using SrMobile.Contracts;
 using SrMobile.Tests;
