@@ -66,6 +66,8 @@ public sealed class CandidateGrain(
         // Enqueue is idempotent per job id: a second Initialize repairs a crash between the two writes.
         if (S.Stage == CandidateStage.Queued)
             await Queue(CandidateSpec.TrainerPool).Enqueue(new WorkItem(spec.TrainingJobId, spec.Priority, spec.Key));
+        // Nothing happens to it until a worker leases its job, which may be much later in a large grid.
+        DeactivateOnIdle();
     }
 
     public async Task<Verdict> TrainingStarted(JobLease lease)
@@ -220,6 +222,7 @@ public sealed class CandidateGrain(
         var spec = S.Spec;
         if (spec is null)
             return View();
+        LeaveIfFinal();
         if (S.Stage is CandidateStage.Queued or CandidateStage.Training or CandidateStage.Quantizing)
             await Queue(CandidateSpec.TrainerPool).Enqueue(new WorkItem(spec.TrainingJobId, spec.Priority, spec.Key));
         if (S.Stage == CandidateStage.Measuring)
@@ -230,7 +233,18 @@ public sealed class CandidateGrain(
         return View();
     }
 
-    public Task<CandidateView> Get() => Task.FromResult(View());
+    public Task<CandidateView> Get()
+    {
+        LeaveIfFinal();
+        return Task.FromResult(View());
+    }
+
+    /// <summary>A finished candidate is only read: it leaves memory after the call (a 100,000-candidate search would keep them all).</summary>
+    private void LeaveIfFinal()
+    {
+        if (Final)
+            DeactivateOnIdle();
+    }
 
     private CandidateView View() => new(
         this.GetPrimaryKeyString(), S.Stage, S.Attempts, [.. S.Errors], S.Spec, S.Trained, [.. S.Measurements.Values], S.Version,
@@ -329,5 +343,6 @@ public sealed class CandidateGrain(
         }
         if (changed)
             await GrainFactory.GetGrain<ISearchGrain>(S.Spec!.SearchName).StageChanged(this.GetPrimaryKeyString(), stage, S.Version);
+        LeaveIfFinal();
     }
 }

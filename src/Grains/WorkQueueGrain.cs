@@ -33,12 +33,17 @@ public sealed class JobRecord
     /// <summary>The lease that ended the job: the same owner's call again (its answer was lost) is accepted once more.</summary>
     [Id(14)] public Guid? EndedBy { get; set; }
     [Id(15)] public DateTimeOffset? QueuedSinceUtc { get; set; }
+    [Id(16)] public DateTimeOffset? EndedUtc { get; set; }
+
+    public bool Settled => Status is JobStatus.Completed or JobStatus.Failed or JobStatus.Cancelled;
 }
 
 /// <summary>
 /// See <see cref="IWorkQueueGrain"/>. Jobs are stored in pages (<see cref="PagedState{T}"/>, in arrival order), so a
 /// change writes the page of the job it touches, whatever the queue's length. Queued jobs are kept in an in-memory
-/// index ordered by (priority descending, arrival), rebuilt from the pages on activation. Expired leases are
+/// index ordered by (priority descending, arrival), rebuilt from the pages on activation. A page whose jobs have all
+/// ended leaves memory (it is read back if one of its jobs is asked for or queued again), so a queue that has run
+/// 100,000 jobs holds the ones still queued or leased, an id → position index and counts. Expired leases are
 /// reclaimed on every call and by a timer; while the queue has unfinished jobs a reminder keeps it coming back after a
 /// restart, so a lease whose worker died is reclaimed even when nobody calls. A failed write deactivates the grain,
 /// so the next call starts again from what is stored instead of from memory that storage never saw.
@@ -52,6 +57,8 @@ public sealed class WorkQueueGrain(IOptions<WorkQueueOptions> options, ILogger<W
     private readonly SortedSet<(int NegativePriority, long Sequence, string JobId)> queued = [];
     private readonly Dictionary<Guid, string> leases = [];
     private readonly Dictionary<string, int> index = [];
+    private readonly Dictionary<JobStatus, int> ended = [];
+    private readonly Dictionary<Guid, (int Position, DateTimeOffset EndedUtc)> endedBy = [];
     private PagedState<JobRecord> jobs = null!;
     private bool reminderSet;
     private DateTimeOffset? lastPoll;
@@ -62,16 +69,24 @@ public sealed class WorkQueueGrain(IOptions<WorkQueueOptions> options, ILogger<W
         jobs = new PagedState<JobRecord>(ServiceProvider.GetRequiredKeyedService<IGrainStorage>(StorageName), this.GetGrainId(), "queue");
         await jobs.Load();
         var position = 0;
-        foreach (var job in jobs.Items)
+        var remembered = DateTimeOffset.UtcNow - Rules.EndedLeaseMemory;
+        foreach (var job in jobs.Items.ToList())
         {
-            index[job.JobId] = position++;
+            index[job.JobId] = position;
             if (job.Status == JobStatus.Queued)
                 queued.Add(Key(job));
             else if (job.Status == JobStatus.Leased && job.LeaseId is { } lease)
                 leases[lease] = job.JobId;
+            else if (job.Settled)
+            {
+                Count(job.Status, +1);
+                if (job.EndedBy is { } by && job.EndedUtc > remembered)
+                    endedBy[by] = (position, job.EndedUtc.Value);
+            }
+            EvictIfSettled(position++);
         }
         reminderSet = await this.GetReminder(ReclaimReminder) is not null;
-        this.RegisterGrainTimer(ReclaimExpired, new GrainTimerCreationOptions(Rules.ExpiryCheckPeriod, Rules.ExpiryCheckPeriod) { Interleave = false, KeepAlive = false });
+        this.RegisterGrainTimer(Tick, new GrainTimerCreationOptions(Rules.ExpiryCheckPeriod, Rules.ExpiryCheckPeriod) { Interleave = false, KeepAlive = false });
         await KeepReminder();
     }
 
@@ -83,12 +98,14 @@ public sealed class WorkQueueGrain(IOptions<WorkQueueOptions> options, ILogger<W
         ArgumentException.ThrowIfNullOrWhiteSpace(item.JobId);
         if (index.TryGetValue(item.JobId, out var position))
         {
-            var known = jobs[position];
+            var known = await jobs.Load(position);
             if (known.Status is JobStatus.Queued or JobStatus.Leased)
                 return false;
             // Ended, yet its owner asks again: the owner never took the outcome (it crashed between the two writes).
+            Count(known.Status, -1);
             known.Status = JobStatus.Queued;
             known.EndedBy = null;
+            known.EndedUtc = null;
             known.CancelRequested = false;
             known.QueuedSinceUtc = DateTimeOffset.UtcNow;
             known.Errors.Add("queued again by its owner (the outcome never reached it)");
@@ -172,14 +189,18 @@ public sealed class WorkQueueGrain(IOptions<WorkQueueOptions> options, ILogger<W
 
     public async Task Cancel(string jobId)
     {
-        if (!index.TryGetValue(jobId, out var position))
+        // A job out of memory has ended: there is nothing left to cancel.
+        if (!index.TryGetValue(jobId, out var position) || !jobs.IsResident(position))
             return;
         var job = jobs[position];
         if (job.Status == JobStatus.Queued)
         {
             queued.Remove(Key(job));
             job.Status = JobStatus.Cancelled;
+            job.EndedUtc = DateTimeOffset.UtcNow;
+            Count(JobStatus.Cancelled, +1);
             await Save(job);
+            EvictIfSettled(position);
         }
         else if (job.Status == JobStatus.Leased && !job.CancelRequested)
         {
@@ -189,25 +210,28 @@ public sealed class WorkQueueGrain(IOptions<WorkQueueOptions> options, ILogger<W
         await KeepReminder();
     }
 
-    public Task<JobView?> Get(string jobId) =>
-        Task.FromResult(index.TryGetValue(jobId, out var position) ? View(jobs[position]) : null);
+    public async Task<JobView?> Get(string jobId)
+    {
+        if (!index.TryGetValue(jobId, out var position))
+            return null;
+        var view = View(await jobs.Load(position));
+        EvictIfSettled(position);
+        return view;
+    }
 
     public Task<IReadOnlyList<JobView>> Leased() =>
         Task.FromResult<IReadOnlyList<JobView>>([.. leases.Values.Select(Job).OrderBy(j => j.Sequence).Select(View)]);
 
     public Task<QueueSummary> Summary()
     {
-        int completed = 0, failed = 0, cancelled = 0;
         DateTimeOffset? oldest = null;
-        foreach (var job in jobs.Items)
+        foreach (var (_, _, jobId) in queued)
         {
-            completed += job.Status == JobStatus.Completed ? 1 : 0;
-            failed += job.Status == JobStatus.Failed ? 1 : 0;
-            cancelled += job.Status == JobStatus.Cancelled ? 1 : 0;
-            if (job.Status == JobStatus.Queued && job.QueuedSinceUtc is { } since && (oldest is null || since < oldest))
+            if (Job(jobId).QueuedSinceUtc is { } since && (oldest is null || since < oldest))
                 oldest = since;
         }
-        return Task.FromResult(new QueueSummary(queued.Count, leases.Count, completed, failed, cancelled, oldest, lastPoll));
+        return Task.FromResult(new QueueSummary(queued.Count, leases.Count, ended.GetValueOrDefault(JobStatus.Completed),
+            ended.GetValueOrDefault(JobStatus.Failed), ended.GetValueOrDefault(JobStatus.Cancelled), oldest, lastPoll));
     }
 
     /// <summary>Ends a live lease (or accepts the same owner's call again when its answer was lost).</summary>
@@ -217,15 +241,24 @@ public sealed class WorkQueueGrain(IOptions<WorkQueueOptions> options, ILogger<W
         if (!TryLive(leaseId, out var job, out var rejection, endedCounts: true))
             return rejection;
         end(job);
-        job.EndedBy = job.Status == JobStatus.Queued ? null : leaseId;
+        var now = DateTimeOffset.UtcNow;
+        job.EndedBy = job.Settled ? leaseId : null;
+        job.EndedUtc = job.Settled ? now : null;
         job.LeaseId = null;
         job.ExpiresUtc = null;
         if (job.Status == JobStatus.Queued)
-            job.QueuedSinceUtc = DateTimeOffset.UtcNow;
+            job.QueuedSinceUtc = now;
         await Save(job);
         leases.Remove(leaseId);
+        var position = index[job.JobId];
         if (job.Status == JobStatus.Queued)
             queued.Add(Key(job));
+        else
+        {
+            Count(job.Status, +1);
+            endedBy[leaseId] = (position, now);
+            EvictIfSettled(position);
+        }
         await KeepReminder();
         return new LeaseOutcome(true, null);
     }
@@ -249,6 +282,7 @@ public sealed class WorkQueueGrain(IOptions<WorkQueueOptions> options, ILogger<W
             job.LeaseId = null;
             job.ExpiresUtc = null;
             job.QueuedSinceUtc = now;
+            job.EndedUtc = job.Settled ? now : null;
             jobs.Changed((int)job.Sequence);
             notices.Add((job, job.Epoch, reason));
         }
@@ -259,6 +293,11 @@ public sealed class WorkQueueGrain(IOptions<WorkQueueOptions> options, ILogger<W
         {
             if (job.Status == JobStatus.Queued)
                 queued.Add(Key(job));
+            else
+            {
+                Count(job.Status, +1);
+                EvictIfSettled((int)job.Sequence);
+            }
             log.LogWarning("{Queue}: {Job}: {Reason}; queued again ({Lost} lost leases)", this.GetPrimaryKeyString(), job.JobId, reason, job.LostLeases);
             // One-way: the owner decides (its retry rule) and may cancel the job; the queue never waits on it.
             if (job.Payload.Length > 0)
@@ -301,6 +340,24 @@ public sealed class WorkQueueGrain(IOptions<WorkQueueOptions> options, ILogger<W
 
     private JobRecord Job(string jobId) => jobs[index[jobId]];
 
+    private void Count(JobStatus status, int change)
+    {
+        if (status is JobStatus.Completed or JobStatus.Failed or JobStatus.Cancelled)
+            ended[status] = ended.GetValueOrDefault(status) + change;
+    }
+
+    /// <summary>A page whose jobs have all ended leaves memory.</summary>
+    private void EvictIfSettled(int position) => jobs.EvictIfAll(position, job => job.Settled);
+
+    /// <summary>The timer's round: forget lease ends older than <see cref="WorkQueueOptions.EndedLeaseMemory"/>, reclaim expired leases.</summary>
+    private Task Tick(CancellationToken cancellation)
+    {
+        var forgotten = DateTimeOffset.UtcNow - Rules.EndedLeaseMemory;
+        foreach (var lease in endedBy.Where(e => e.Value.EndedUtc < forgotten).Select(e => e.Key).ToList())
+            endedBy.Remove(lease);
+        return ReclaimExpired(cancellation);
+    }
+
     /// <summary>
     /// The job of a live lease. With <paramref name="endedCounts"/> (an owner ending it), a lease that already ended
     /// its job is accepted without change: the owner's earlier call went through but its answer was lost.
@@ -314,9 +371,8 @@ public sealed class WorkQueueGrain(IOptions<WorkQueueOptions> options, ILogger<W
             job = Job(jobId);
             return true;
         }
-        var ended = endedCounts ? jobs.Items.FirstOrDefault(j => j.EndedBy == leaseId) : null;
-        rejection = ended is not null
-            ? new LeaseOutcome(true, $"already ended ({ended.Status}) by this lease")
+        rejection = endedCounts && endedBy.TryGetValue(leaseId, out var end)
+            ? new LeaseOutcome(true, $"already ended by this lease at {end.EndedUtc:O}")
             : LeaseOutcome.Rejected($"lease {leaseId} is not live (unknown, already ended, or expired)");
         return false;
     }

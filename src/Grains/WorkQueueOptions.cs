@@ -13,4 +13,10 @@ public sealed class WorkQueueOptions
 
     /// <summary>How often a queue looks for expired leases (it also looks on every call).</summary>
     public TimeSpan ExpiryCheckPeriod { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// How long the queue remembers which lease ended a job, so the same owner's call again (its answer was lost) is
+    /// accepted once more; longer than a worker retries a report (its ReportPatience, 5 min by default).
+    /// </summary>
+    public TimeSpan EndedLeaseMemory { get; set; } = TimeSpan.FromMinutes(15);
 }

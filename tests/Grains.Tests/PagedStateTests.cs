@@ -46,6 +46,34 @@ public sealed class PagedStateTests : IDisposable
     }
 
     [Fact]
+    public async Task A_settled_page_leaves_memory_and_is_read_back_when_one_of_its_records_is_needed()
+    {
+        var pages = new PagedState<string>(storage, grain, "queue", pageSize: 4);
+        await pages.Load();
+        for (var i = 0; i < 10; i++)
+            pages.Add(i < 4 ? $"done-{i}" : $"job-{i}");
+        Assert.False(pages.EvictIfAll(1, r => r.StartsWith("done", StringComparison.Ordinal)));
+        await pages.Save();
+
+        Assert.False(pages.EvictIfAll(5, r => r.StartsWith("done", StringComparison.Ordinal)));
+        Assert.False(pages.EvictIfAll(9, _ => true));
+        Assert.True(pages.EvictIfAll(1, r => r.StartsWith("done", StringComparison.Ordinal)));
+        Assert.False(pages.IsResident(2));
+        Assert.Throws<InvalidOperationException>(() => pages[2]);
+        Assert.Equal(Enumerable.Range(4, 6).Select(i => $"job-{i}"), pages.Items);
+        Assert.Equal(10, pages.Count);
+
+        Assert.Equal("done-2", await pages.Load(2));
+        Assert.True(pages.IsResident(0));
+        pages[0] = "again-0";
+        await pages.Save();
+        var reloaded = new PagedState<string>(storage, grain, "queue", pageSize: 4);
+        await reloaded.Load();
+        Assert.Equal("again-0", reloaded[0]);
+        Assert.Equal("done-3", reloaded[3]);
+    }
+
+    [Fact]
     public async Task A_damaged_state_file_is_an_error_naming_the_file_and_is_left_as_it_is()
     {
         var pages = new PagedState<string>(storage, grain, "queue");

@@ -157,4 +157,32 @@ public class WorkQueueGrainTests(ClusterFixture fixture) : IClassFixture<Cluster
         Assert.Equal(40, leased.Distinct().Count());
         Assert.Equal((0, 0, 40, 0, 0), (await queue.Summary()).Counts);
     }
+
+    [Fact]
+    public async Task Ended_jobs_out_of_memory_are_still_counted_read_and_queued_again_by_their_owner()
+    {
+        var queue = NewQueue();
+        // Three pages of 128: the first two end whole and leave memory.
+        for (var i = 0; i < 300; i++)
+            await queue.Enqueue(new WorkItem($"job-{i}", 0, ""));
+        var leases = new List<JobLease>();
+        while (await queue.Lease("w") is { } lease)
+            leases.Add(lease);
+        foreach (var lease in leases.Take(290))
+            Assert.True((await queue.Complete(lease.LeaseId, $"result of {lease.JobId}")).Accepted);
+        Assert.True((await queue.Fail(leases[290].LeaseId, "broken", retry: false)).Accepted);
+        // Leased, so only asked to stop: it stays leased until its worker hands it back.
+        await queue.Cancel("job-291");
+
+        Assert.Equal((0, 9, 290, 1, 0), (await queue.Summary()).Counts);
+        Assert.Equal("result of job-3", (await queue.Get("job-3"))!.Result);
+        Assert.True((await queue.Complete(leases[3].LeaseId, "again")).Accepted);
+        Assert.Equal("result of job-3", (await queue.Get("job-3"))!.Result);
+
+        Assert.True(await queue.Enqueue(new WorkItem("job-7", 0, "")));
+        Assert.False(await queue.Enqueue(new WorkItem("job-7", 0, "")));
+        var again = (await queue.Lease("w2"))!;
+        Assert.Equal(("job-7", 2), (again.JobId, again.Epoch));
+        Assert.Equal((0, 10, 289, 1, 0), (await queue.Summary()).Counts);
+    }
 }
