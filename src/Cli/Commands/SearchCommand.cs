@@ -199,7 +199,7 @@ public static class SearchCommand
         var parts = endpoint.Split(':');
         if (parts.Length != 2 || !System.Net.IPAddress.TryParse(parts[0] == "localhost" ? "127.0.0.1" : parts[0], out var address) || !int.TryParse(parts[1], out var port))
             throw new BadInputException($"--cluster must be host:port with an IP address, e.g. 127.0.0.1:30000, not '{endpoint}'");
-        var builder = Host.CreateApplicationBuilder();
+        var builder = NewHostBuilder();
         builder.Logging.ClearProviders();
         // The silo's own keys (e.g. SrMobile__ClusterId in the environment), so one setting serves both.
         var clusterId = builder.Configuration["SrMobile:ClusterId"] ?? SiloHostingExtensions.DefaultClusterId;
@@ -232,10 +232,17 @@ public static class SearchCommand
         }
     }
 
+    /// <summary>
+    /// A host builder rooted at the CLI's own folder: the default content root is the working folder, whose whole tree
+    /// a configuration file watcher would follow (thousands of inotify watches from a home folder or a clone).
+    /// </summary>
+    private static HostApplicationBuilder NewHostBuilder() =>
+        Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { ContentRootPath = AppContext.BaseDirectory });
+
     /// <summary>The one-machine cluster: every role in this process, durable state under <paramref name="root"/>.</summary>
     internal static IHost EmbeddedCluster(string root, int threads, IReadOnlyDictionary<string, string?>? settings = null)
     {
-        var builder = Host.CreateApplicationBuilder();
+        var builder = NewHostBuilder();
         builder.Logging.ClearProviders();
         // Our own warnings show; Orleans' start-up advice (GC mode, the spurious watchdog warning) would bury the progress.
         builder.Logging.AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace).SetMinimumLevel(LogLevel.Warning)
