@@ -36,7 +36,8 @@ public sealed class DataRoots
         var errors = new List<SpecError>();
         foreach (var (field, path) in new[] { ("datasets.train", datasets.Train), ("datasets.validation", datasets.Validation), ("datasets.calibration", datasets.Calibration) })
         {
-            if (path is null)
+            // A missing or empty folder is the reader's own error ("is required").
+            if (string.IsNullOrEmpty(path))
                 continue;
             string? problem = null;
             try

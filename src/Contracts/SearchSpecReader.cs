@@ -88,6 +88,8 @@ public static partial class SearchSpecReader
         var d = r.Section("datasets", required: true);
         var datasets = new SearchDatasets(d?.Text("train", required: true) ?? "", d?.Text("validation"), d?.Text("calibration"));
         d?.RejectUnknown();
+        if (limits.DataRoots is { } roots)
+            errors.AddRange(roots.Check(datasets));
 
         var devices = r.Texts("devices", required: true);
         if (devices.Distinct(StringComparer.Ordinal).Count() != devices.Count)

@@ -2,9 +2,14 @@ namespace SrMobile.Contracts;
 
 /// <summary>
 /// The configurable limits of a submitted spec (configuration <c>SrMobile:Limits</c>): how many candidates its grid
-/// may hold and how long its text may be. A cluster that accepted a spec keeps it; these guard what comes in.
+/// may hold, how long its text may be and, when <paramref name="DataRoots"/> is given (the cluster's; a client
+/// checking a spec before sending it does not know them), the folders its datasets may be in. A cluster that
+/// accepted a spec keeps it; these guard what comes in.
 /// </summary>
-public sealed record SpecLimits(int MaxCandidates = SpecLimits.DefaultMaxCandidates, int MaxSpecCharacters = SpecLimits.DefaultMaxSpecCharacters)
+public sealed record SpecLimits(
+    int MaxCandidates = SpecLimits.DefaultMaxCandidates,
+    int MaxSpecCharacters = SpecLimits.DefaultMaxSpecCharacters,
+    DataRoots? DataRoots = null)
 {
     public const int DefaultMaxCandidates = 100_000;
 

@@ -58,4 +58,25 @@ public class DataRootsTests
         Assert.Equal("datasets.train", error.Field);
         Assert.Contains("not a usable path", error.Message);
     }
+
+    [Fact]
+    public void The_reader_reports_datasets_outside_the_roots_together_with_every_other_problem()
+    {
+        var text = """
+            name: roots
+            scales: [5]
+            depths: [1]
+            widths: [4]
+            quantization: [{kind: ptq}]
+            datasets: {train: ../../escape, validation: data/val}
+            devices: [local]
+            """;
+        var roots = new DataRoots([Environment.CurrentDirectory]);
+        var (spec, errors) = SearchSpecReader.Parse(text, SpecLimits.Default with { DataRoots = roots });
+        Assert.Null(spec);
+        Assert.Equal(["scales[0]", "datasets.train"], errors.Select(e => e.Field));
+        Assert.Empty(SearchSpecReader.Parse(text.Replace("../../escape", "data/train").Replace("[5]", "[3]"), SpecLimits.Default with { DataRoots = roots }).Errors);
+        // A client that does not know the cluster's roots checks everything else.
+        Assert.Equal(["scales[0]"], SearchSpecReader.Parse(text).Errors.Select(e => e.Field));
+    }
 }
