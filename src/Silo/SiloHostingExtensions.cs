@@ -78,9 +78,10 @@ public static class SiloHostingExtensions
     {
         var storage = StorageSettings.From(configuration);
         silo.AddSrMobileGrainStorage(storage, dataFolder);
+        var artifactFolder = NonEmpty(configuration, $"{StorageSettings.Section}:ArtifactFolder");
         silo.Services.AddSingleton<IArtifactStore>(storage.IsAzure
-            ? new BlobArtifactStore(new BlobServiceClient(storage.ConnectionString))
-            : new LocalArtifactStore(NonEmpty(configuration, $"{StorageSettings.Section}:ArtifactFolder") ?? Path.Combine(dataFolder, "artifacts")));
+            ? new BlobArtifactStore(new BlobServiceClient(storage.ConnectionString), localRoot: artifactFolder)
+            : new LocalArtifactStore(artifactFolder ?? Path.Combine(dataFolder, "artifacts")));
         silo.AddSiloRoles(roles);
         silo.Services.Configure<WorkQueueOptions>(configuration.GetSection(WorkQueueOptions.Section));
         silo.Services.Configure<CandidateOptions>(configuration.GetSection(CandidateOptions.Section));
