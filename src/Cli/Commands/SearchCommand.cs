@@ -33,7 +33,8 @@ public static class SearchCommand
         {
             var path = parse.GetValue(spec)!.FullName;
             var text = InputFile.ReadText(path, "search spec");
-            var (parsed, errors) = SearchSpecReader.Parse(text);
+            // The configurable limits are the cluster's to apply (its configuration may raise them); the rest is checked here.
+            var (parsed, errors) = SearchSpecReader.Parse(text, SpecLimits.None);
             if (parsed is null)
                 throw new BadInputException($"{path}: the spec has {errors.Count} problem(s):\n  " + string.Join("\n  ", errors));
             var root = parse.GetValue(workdir)?.FullName ?? Path.Combine(Directory.GetCurrentDirectory(), ".srmobile");
@@ -90,7 +91,8 @@ public static class SearchCommand
         {
             var path = parse.GetValue(spec)!.FullName;
             var text = InputFile.ReadText(path, "search spec");
-            var (parsed, errors) = SearchSpecReader.Parse(text);
+            // The configurable limits are the cluster's to apply (its configuration may raise them); the rest is checked here.
+            var (parsed, errors) = SearchSpecReader.Parse(text, SpecLimits.None);
             if (parsed is null)
                 throw new BadInputException($"{path}: the spec has {errors.Count} problem(s):\n  " + string.Join("\n  ", errors));
             var result = await grains.GetGrain<ISearchGrain>(parsed.Name).Submit(text);
