@@ -9,9 +9,10 @@ namespace SrMobile.Artifacts;
 /// Artifacts in Azure Blob container <c>artifacts</c> (the azure storage kind): blob name = key, the SHA-256 kept as
 /// blob metadata (<c>sha256</c>), the artifact's URI the blob's. A fetch downloads into the destination folder (written
 /// aside and renamed) and checks the hash; a file already there with the right hash is not downloaded again.
-/// file:// artifacts (stored by a local-kind silo) are still read where they are.
+/// file:// artifacts (stored by a local-kind silo) are read where they are only under <paramref name="localRoot"/>
+/// (<c>SrMobile:Storage:ArtifactFolder</c>); without one they are refused.
 /// </summary>
-public sealed class BlobArtifactStore(BlobServiceClient service, string containerName = BlobArtifactStore.DefaultContainer) : IArtifactStore
+public sealed class BlobArtifactStore(BlobServiceClient service, string containerName = BlobArtifactStore.DefaultContainer, string? localRoot = null) : IArtifactStore
 {
     public const string DefaultContainer = "artifacts";
     public const string ShaMetadata = "sha256";
@@ -36,8 +37,11 @@ public sealed class BlobArtifactStore(BlobServiceClient service, string containe
 
     public async Task<string> Fetch(Artifact artifact, string destinationFolder, CancellationToken cancellation)
     {
-        if (ArtifactFiles.TryLocalPath(artifact, out var local))
+        if (ArtifactFiles.TryLocalPath(artifact, out _))
         {
+            if (localRoot is null)
+                throw new ArgumentException($"artifact {artifact.Uri} ({artifact.Kind}) is a file:// URI, and this blob store has no local artifact root (SrMobile:Storage:ArtifactFolder) to read one under", nameof(artifact));
+            var local = ArtifactFiles.LocalPathUnder(artifact, localRoot);
             await ArtifactFiles.Verify(artifact, local, cancellation);
             return local;
         }
@@ -69,13 +73,24 @@ public sealed class BlobArtifactStore(BlobServiceClient service, string containe
         return path;
     }
 
-    /// <summary>The blob name inside this store's container; a URI of another account or container is refused by name.</summary>
+    /// <summary>
+    /// The blob name inside this store's container; a URI of another account or container, or a name that is no
+    /// valid key (it becomes a path under the destination folder: "..", a rooted name), is refused by name.
+    /// </summary>
     private string BlobName(Artifact artifact)
     {
         var prefix = container.Uri.AbsoluteUri.TrimEnd('/') + "/";
         if (!artifact.Uri.StartsWith(prefix, StringComparison.Ordinal))
             throw new ArgumentException($"artifact {artifact.Uri} ({artifact.Kind}) is not in this store's container {container.Uri}", nameof(artifact));
-        return Uri.UnescapeDataString(artifact.Uri[prefix.Length..]);
+        var name = Uri.UnescapeDataString(artifact.Uri[prefix.Length..]);
+        try
+        {
+            return ArtifactFiles.CheckKey(name);
+        }
+        catch (ArgumentException e)
+        {
+            throw new ArgumentException($"artifact {artifact.Uri} ({artifact.Kind}): {e.Message}", nameof(artifact), e);
+        }
     }
 
     /// <summary>A requeued job uploads the same files again: the metadata says whether the bytes are already there.</summary>

@@ -1,4 +1,5 @@
 using System.Security.Cryptography;
+using System.Text.RegularExpressions;
 using SrMobile.Contracts;
 
 namespace SrMobile.Artifacts;
@@ -20,8 +21,17 @@ public interface IArtifactStore
 }
 
 /// <summary>What both stores share: key checks, hashing and the verification of a fetched file.</summary>
-public static class ArtifactFiles
+public static partial class ArtifactFiles
 {
+    /// <summary>Azure's limit on a blob name; a local key becomes a path and stays well inside PATH_MAX with it.</summary>
+    public const int MaxKeyLength = 1024;
+
+    /// <summary>Azure's limit on a blob name's '/'-separated segments.</summary>
+    public const int MaxSegments = 254;
+
+    /// <summary>The longest file name the local file systems take.</summary>
+    public const int MaxSegmentLength = 255;
+
     public static async Task<string> Sha256(string path, CancellationToken cancellation)
     {
         await using var file = File.OpenRead(path);
@@ -37,16 +47,57 @@ public static class ArtifactFiles
     }
 
     /// <summary>
-    /// A key is a relative '/'-separated name (e.g. <c>candidates/ab12/model.int8.onnx</c>); one that climbs out of
-    /// the store ("..") or is rooted would write where it must not.
+    /// A key (a blob name, or a path under the local store's root) is a relative '/'-separated name (e.g.
+    /// <c>candidates/ab12/model.int8.onnx</c>): one that climbs out of the store (".."), is rooted, or holds a
+    /// backslash (a separator on Windows) would write where it must not; control characters, spaces and the like
+    /// have no place in the names the trainers make, and would be read differently by a blob service and a disk.
     /// </summary>
     public static string CheckKey(string key)
     {
-        ArgumentException.ThrowIfNullOrWhiteSpace(key);
-        var segments = key.Replace('\\', '/').Split('/');
-        if (key.StartsWith('/') || Path.IsPathRooted(key) || segments.Any(s => s is "" or "." or ".."))
-            throw new ArgumentException($"artifact key '{key}' must be a relative name of '/'-separated segments without '.', '..' or empty ones", nameof(key));
-        return string.Join('/', segments);
+        ArgumentNullException.ThrowIfNull(key);
+        var problem = key.Length == 0 ? "is empty"
+            : key.Length > MaxKeyLength ? $"is {key.Length} characters long; the limit is {MaxKeyLength}"
+            : key.Contains('\\') ? "holds a backslash"
+            : key.StartsWith('/') || Path.IsPathRooted(key) ? "is rooted"
+            : KeyProblem(key.Split('/'));
+        if (problem is not null)
+            throw new ArgumentException($"artifact key '{(key.Length > 100 ? key[..100] + "…" : key)}' {problem}: it must be a relative name of '/'-separated segments of A-Z, a-z, 0-9 and . _ - + = @ , ~, without '.', '..' or empty segments", nameof(key));
+        return key;
+    }
+
+    private static string? KeyProblem(string[] segments)
+    {
+        if (segments.Length > MaxSegments)
+            return $"has {segments.Length} segments; the limit is {MaxSegments}";
+        foreach (var segment in segments)
+        {
+            if (segment is "" or "." or "..")
+                return segment.Length == 0 ? "has an empty segment" : $"has a '{segment}' segment";
+            if (segment.Length > MaxSegmentLength)
+                return $"has a segment of {segment.Length} characters; the limit is {MaxSegmentLength}";
+            if (!SegmentPattern().IsMatch(segment))
+                return $"has a character outside the allowed set in '{segment}'";
+        }
+        return null;
+    }
+
+    [GeneratedRegex("^[A-Za-z0-9._~+=@,-]+$")]
+    private static partial Regex SegmentPattern();
+
+    /// <summary>
+    /// The local path of a file:// artifact, which must lie under <paramref name="root"/> (after
+    /// <see cref="Path.GetFullPath(string)"/>): an artifact record is data from the cluster's state, and one pointing
+    /// at <c>file:///etc/shadow</c> must not be read, hashed or handed to an engine.
+    /// </summary>
+    public static string LocalPathUnder(Artifact artifact, string root)
+    {
+        if (!TryLocalPath(artifact, out var path))
+            throw new ArgumentException($"artifact {artifact.Uri} ({artifact.Kind}) is not a file:// URI", nameof(artifact));
+        var full = Path.GetFullPath(path);
+        var inside = Path.TrimEndingDirectorySeparator(Path.GetFullPath(root)) + Path.DirectorySeparatorChar;
+        if (!full.StartsWith(inside, StringComparison.Ordinal))
+            throw new ArgumentException($"artifact {artifact.Uri} ({artifact.Kind}) is outside the artifact root {root}", nameof(artifact));
+        return full;
     }
 
     /// <summary>A file:// artifact is read where it is.</summary>

@@ -16,7 +16,9 @@ public sealed class LocalArtifactStore(string root) : IArtifactStore
         var source = Path.GetFullPath(localPath);
         if (!File.Exists(source))
             throw new FileNotFoundException($"artifact {kind} '{key}': {source} does not exist", source);
-        var target = IsInside(source) ? source : Path.Combine(Root, ArtifactFiles.CheckKey(key).Replace('/', Path.DirectorySeparatorChar));
+        // Checked even for a file recorded where it is: a key is a blob name in the other store, and must be one.
+        var checkedKey = ArtifactFiles.CheckKey(key);
+        var target = IsInside(source) ? source : Path.Combine(Root, checkedKey.Replace('/', Path.DirectorySeparatorChar));
         if (target != source)
         {
             Directory.CreateDirectory(Path.GetDirectoryName(target)!);
@@ -30,8 +32,9 @@ public sealed class LocalArtifactStore(string root) : IArtifactStore
 
     public async Task<string> Fetch(Artifact artifact, string destinationFolder, CancellationToken cancellation)
     {
-        if (!ArtifactFiles.TryLocalPath(artifact, out var path))
+        if (!ArtifactFiles.TryLocalPath(artifact, out _))
             throw new NotSupportedException($"artifact {artifact.Uri}: the local artifact store reads file:// URIs only (is SrMobile:Storage:Kind 'azure' on the silo that stored it?)");
+        var path = ArtifactFiles.LocalPathUnder(artifact, Root);
         if (!File.Exists(path))
             throw new FileNotFoundException($"artifact {artifact.Uri} ({artifact.Kind}): {path} does not exist", path);
         await ArtifactFiles.Verify(artifact, path, cancellation);

@@ -60,7 +60,8 @@ public sealed record SearchSpec(
     [property: Id(11)] double MaiConstant = 1,
     [property: Id(12)] double? DeviceTimeoutSeconds = null)
 {
-    public int CandidateCount => Scales.Count * Depths.Count * Widths.Count * Quantization.Count;
+    /// <summary>Checked: a spec the reader accepted is within its candidate limit, so this never throws for one.</summary>
+    public int CandidateCount => checked(Scales.Count * Depths.Count * Widths.Count * Quantization.Count);
 }
 
 /// <summary>One problem of a spec: the field (a dotted path) and what is wrong with it.</summary>

@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Numerics;
 using System.Text.RegularExpressions;
 using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;
@@ -7,12 +8,18 @@ namespace SrMobile.Contracts;
 
 /// <summary>
 /// Reads a search spec from YAML or JSON (JSON is YAML) and validates it, collecting every problem, each naming
-/// its field, instead of stopping at the first: a spec with errors is never partly submitted.
+/// its field, instead of stopping at the first: a spec with errors is never partly submitted. Every number has a
+/// range (<see cref="SpecBounds"/>); the text's length and the grid's size have configurable limits (<see cref="SpecLimits"/>).
 /// </summary>
 public static partial class SearchSpecReader
 {
-    public static (SearchSpec? Spec, IReadOnlyList<SpecError> Errors) Parse(string text)
+    public static (SearchSpec? Spec, IReadOnlyList<SpecError> Errors) Parse(string text) => Parse(text, SpecLimits.Default);
+
+    public static (SearchSpec? Spec, IReadOnlyList<SpecError> Errors) Parse(string text, SpecLimits limits)
     {
+        // Before the YAML parser sees it: parsing is the costly part, and the text is what a submit would store.
+        if (text.Length > limits.MaxSpecCharacters)
+            return (null, [new SpecError("(spec)", $"is {text.Length:N0} characters long; the limit is {limits.MaxSpecCharacters:N0} (SrMobile:Limits:MaxSpecCharacters)")]);
         var errors = new List<SpecError>();
         YamlMappingNode root;
         try
@@ -33,8 +40,8 @@ public static partial class SearchSpecReader
         if (name.Length > 0 && !NamePattern().IsMatch(name))
             errors.Add(new SpecError("name", $"'{name}' must be 1–64 of a-z, 0-9, '-' and '_', starting with a letter or digit"));
         var scales = r.Ints("scales", required: true, check: v => v is 2 or 3 or 4 ? null : "must be 2, 3 or 4");
-        var depths = r.Ints("depths", required: true, check: v => v >= 1 ? null : "must be at least 1");
-        var widths = r.Ints("widths", required: true, check: v => v >= 1 ? null : "must be at least 1");
+        var depths = r.Ints("depths", required: true, check: v => Bounded(v, 1, SpecBounds.MaxDepth));
+        var widths = r.Ints("widths", required: true, check: v => Bounded(v, 1, SpecBounds.MaxWidth));
 
         foreach (var (field, values) in new[] { ("scales", scales), ("depths", depths), ("widths", widths) })
         {
@@ -51,13 +58,13 @@ public static partial class SearchSpecReader
             var method = recipe.Text("method") ?? "minmax";
             if (method is not ("minmax" or "percentile" or "mse"))
                 errors.Add(new SpecError($"quantization[{index}].method", $"must be minmax, percentile or mse, not '{method}'"));
-            var images = recipe.Int("calibration_images") ?? 100;
-            if (images < 1)
-                errors.Add(new SpecError($"quantization[{index}].calibration_images", $"must be at least 1, not {images}"));
+            var images = (int)InRange(recipe.Int("calibration_images") ?? 100, 1, SpecBounds.MaxCalibrationImages, $"quantization[{index}].calibration_images");
             var qatIterations = recipe.Long("iterations") ?? 20_000;
             var qatLr = recipe.Double("lr") ?? 1e-4;
             if (kind == "qat" && (qatIterations < 1 || !(qatLr > 0)))
                 errors.Add(new SpecError($"quantization[{index}]", "qat needs iterations ≥ 1 and lr > 0"));
+            else if (kind == "qat")
+                InRange(qatIterations, 1, SpecBounds.MaxIterations, $"quantization[{index}].iterations");
             recipe.RejectUnknown();
             quantization.Add(new QuantizationRecipe(kind ?? "ptq", method, images, qatIterations, qatLr));
         }
@@ -67,9 +74,9 @@ public static partial class SearchSpecReader
 
         var t = r.Section("training");
         var training = new TrainingRecipe(
-            Positive(t?.Long("iterations") ?? 20_000, "training.iterations"),
-            (int)Positive(t?.Int("batch_size") ?? 16, "training.batch_size"),
-            (int)Positive(t?.Int("patch_size") ?? 64, "training.patch_size"),
+            InRange(t?.Long("iterations") ?? 20_000, 1, SpecBounds.MaxIterations, "training.iterations"),
+            (int)InRange(t?.Int("batch_size") ?? 16, 1, SpecBounds.MaxBatchSize, "training.batch_size"),
+            (int)InRange(t?.Int("patch_size") ?? 64, 1, SpecBounds.MaxPatchSize, "training.patch_size"),
             t?.Double("lr") ?? 1e-3,
             t?.Doubles("lr_milestones") ?? [0.6, 0.85]);
         if (!(training.LearningRate > 0))
@@ -81,6 +88,8 @@ public static partial class SearchSpecReader
         var d = r.Section("datasets", required: true);
         var datasets = new SearchDatasets(d?.Text("train", required: true) ?? "", d?.Text("validation"), d?.Text("calibration"));
         d?.RejectUnknown();
+        if (limits.DataRoots is { } roots)
+            errors.AddRange(roots.Check(datasets));
 
         var devices = r.Texts("devices", required: true);
         if (devices.Distinct(StringComparer.Ordinal).Count() != devices.Count)
@@ -92,19 +101,23 @@ public static partial class SearchSpecReader
         var (height, width) = parts.Length == 2 && int.TryParse(parts[0], out var h) && int.TryParse(parts[1], out var w) && h > 0 && w > 0 ? (h, w) : (0, 0);
         if (height == 0)
             errors.Add(new SpecError("protocol.input", $"must be HxW, e.g. 360x640, not '{size}'"));
+        else if (height > SpecBounds.MaxInputSide || width > SpecBounds.MaxInputSide)
+            errors.Add(new SpecError("protocol.input", $"{height}x{width} is larger than the limit of {SpecBounds.MaxInputSide}x{SpecBounds.MaxInputSide}"));
         var protocol = new MeasurementProtocol(height, width,
-            (int)Positive(p?.Int("threads") ?? 1, "protocol.threads"),
-            p?.Int("warmup") ?? 5,
-            (int)Positive(p?.Int("min_runs") ?? 20, "protocol.min_runs"),
+            (int)InRange(p?.Int("threads") ?? 1, 1, SpecBounds.MaxThreads, "protocol.threads"),
+            (int)InRange(p?.Int("warmup") ?? 5, 0, SpecBounds.MaxWarmup, "protocol.warmup"),
+            (int)InRange(p?.Int("min_runs") ?? 20, 1, SpecBounds.MaxRuns, "protocol.min_runs"),
             p?.Double("min_seconds") ?? 5,
             p?.Double("max_seconds") ?? 120);
-        if (protocol.Warmup < 0)
-            errors.Add(new SpecError("protocol.warmup", $"must be 0 or more, not {protocol.Warmup}"));
-        if (protocol.MinSeconds < 0 || protocol.MaxSeconds < protocol.MinSeconds)
+        if (protocol.MinSeconds < 0)
+            errors.Add(new SpecError("protocol.min_seconds", $"must be 0 or more, not {protocol.MinSeconds}"));
+        if (protocol.MaxSeconds < protocol.MinSeconds)
             errors.Add(new SpecError("protocol.max_seconds", $"must be at least min_seconds ({protocol.MinSeconds}), not {protocol.MaxSeconds}"));
+        else if (protocol.MaxSeconds > SpecBounds.MaxSeconds)
+            errors.Add(new SpecError("protocol.max_seconds", $"must be at most {SpecBounds.MaxSeconds}, not {protocol.MaxSeconds}"));
         p?.RejectUnknown();
 
-        var limits = new Dictionary<string, double>(StringComparer.Ordinal);
+        var maxMilliseconds = new Dictionary<string, double>(StringComparer.Ordinal);
         var c = r.Section("constraints");
         var maxMs = c?.Section("max_ms");
         foreach (var key in maxMs?.Keys() ?? [])
@@ -115,10 +128,10 @@ public static partial class SearchSpecReader
             else if (value is not > 0)
                 errors.Add(new SpecError($"constraints.max_ms.{key}", $"must be a positive number of milliseconds"));
             else
-                limits[key] = value.Value;
+                maxMilliseconds[key] = value.Value;
         }
         c?.RejectUnknown();
-        var priority = r.Int("priority") ?? 0;
+        var priority = (int)InRange(r.Int("priority") ?? 0, SpecBounds.MinPriority, SpecBounds.MaxPriority, "priority");
         var maiConstant = r.Double("mai_constant") ?? 1;
         if (!(maiConstant > 0) || double.IsInfinity(maiConstant))
             errors.Add(new SpecError("mai_constant", $"must be a positive number, not {maiConstant}"));
@@ -127,17 +140,25 @@ public static partial class SearchSpecReader
             errors.Add(new SpecError("device_timeout", $"must be a positive number of seconds, not {timeout}"));
         r.RejectUnknown();
 
+        // BigInteger: the product of four list lengths is never computed where it could overflow.
+        var candidates = (BigInteger)scales.Count * depths.Count * widths.Count * quantization.Count;
+        if (candidates > limits.MaxCandidates)
+            errors.Add(new SpecError("(grid)", $"scales × depths × widths × quantization = {scales.Count} × {depths.Count} × {widths.Count} × {quantization.Count} = {candidates:N0} candidates; the limit is {limits.MaxCandidates:N0} (SrMobile:Limits:MaxCandidates)"));
+
         if (errors.Count > 0)
             return (null, errors);
-        return (new SearchSpec(name, scales, depths, widths, quantization, training, datasets, devices, protocol, limits, priority, maiConstant, deviceTimeout), errors);
+        return (new SearchSpec(name, scales, depths, widths, quantization, training, datasets, devices, protocol, maxMilliseconds, priority, maiConstant, deviceTimeout), errors);
 
-        long Positive(long value, string field)
+        long InRange(long value, long min, long max, string field)
         {
-            if (value < 1)
-                errors.Add(new SpecError(field, $"must be at least 1, not {value}"));
+            if (Bounded(value, min, max) is { } problem)
+                errors.Add(new SpecError(field, $"{problem}, not {value}"));
             return value;
         }
     }
+
+    private static string? Bounded(long value, long min, long max) =>
+        value < min ? $"must be at least {min}" : value > max ? $"must be at most {max}" : null;
 
     [GeneratedRegex("^[a-z0-9][a-z0-9_-]{0,63}$")]
     private static partial Regex NamePattern();

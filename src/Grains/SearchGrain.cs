@@ -50,7 +50,9 @@ public sealed class SearchOptions
 [SiloRole(SiloRoles.Coordinator)]
 public sealed class SearchGrain(
     [PersistentState("search", WorkQueueGrain.StorageName)] IPersistentState<SearchState> state,
-    IOptions<SearchOptions> options) : Grain, ISearchGrain, IRemindable
+    IOptions<SearchOptions> options,
+    IOptions<LimitsOptions> limits,
+    IOptions<DataRootOptions> dataRoots) : Grain, ISearchGrain, IRemindable
 {
     private const int BatchSize = 500;
     private const string RepairReminder = "repair";
@@ -63,7 +65,10 @@ public sealed class SearchGrain(
     private IReadOnlyList<CandidateSpec>? grid;
 
     /// <summary>The submitted spec's candidates in grid order (empty before a submit), computed once per activation.</summary>
-    private IReadOnlyList<CandidateSpec> Grid => grid ??= state.State.SpecText is { } text ? [.. Expand(SearchSpecReader.Parse(text).Spec!)] : [];
+    private IReadOnlyList<CandidateSpec> Grid => grid ??= state.State.SpecText is { } text ? [.. Expand(Stored(text))] : [];
+
+    /// <summary>A stored spec passed the limits when it was submitted; limits changed since must not break it.</summary>
+    private static SearchSpec Stored(string text) => SearchSpecReader.Parse(text, SpecLimits.None).Spec!;
 
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
@@ -83,7 +88,8 @@ public sealed class SearchGrain(
 
     public async Task<SubmitResult> Submit(string specText)
     {
-        var (spec, errors) = SearchSpecReader.Parse(specText);
+        // Every limit is checked here, before anything is stored: a refused spec leaves no state, candidate or job.
+        var (spec, errors) = SearchSpecReader.Parse(specText, new SpecLimits(limits.Value.MaxCandidates, limits.Value.MaxSpecCharacters, new DataRoots(dataRoots.Value.DataRoots)));
         if (spec is null)
             return new SubmitResult(false, false, 0, errors);
         if (spec.Name != this.GetPrimaryKeyString())
@@ -169,7 +175,7 @@ public sealed class SearchGrain(
     /// <summary>What the unfinished candidates wait on that may never come: a device key no online worker serves, a pool nobody leases from.</summary>
     private async Task FindStalls(DateTimeOffset now)
     {
-        var spec = SearchSpecReader.Parse(state.State.SpecText!).Spec!;
+        var spec = Stored(state.State.SpecText!);
         var training = stages.Values.Count(s => s.Stage is CandidateStage.Queued or CandidateStage.Training or CandidateStage.Quantizing);
         var measuring = stages.Values.Count(s => s.Stage == CandidateStage.Measuring);
         var found = new List<Stall>();
@@ -221,7 +227,7 @@ public sealed class SearchGrain(
     }
 
     public Task<SearchSpec?> Spec() =>
-        Task.FromResult(state.State.SpecText is { } text ? SearchSpecReader.Parse(text).Spec : null);
+        Task.FromResult(state.State.SpecText is { } text ? Stored(text) : null);
 
     public async Task Cancel()
     {

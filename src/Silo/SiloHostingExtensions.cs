@@ -6,6 +6,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 using Orleans.Configuration;
 using SrMobile.Artifacts;
+using SrMobile.Engine.Imaging;
 using SrMobile.Grains;
 using SrMobile.Grains.Placement;
 using SrMobile.Grains.Storage;
@@ -69,15 +70,18 @@ public static class SiloHostingExtensions
     /// hosted services of the given roles, for any silo builder (tests too). Clustering is the caller's.
     /// Local artifacts live in <c>SrMobile:Storage:ArtifactFolder</c> (default <paramref name="dataFolder"/>/artifacts).
     /// <c>SrMobile:Simulate</c> = true swaps training and measuring for <see cref="SimulatedWork"/> (benchmarks of
-    /// the cluster itself and cluster tests; never a real result).
+    /// the cluster itself and cluster tests; never a real result). Limits: <c>SrMobile:Limits:MaxCandidates</c> and
+    /// <c>MaxSpecCharacters</c> (<see cref="LimitsOptions"/>), <c>SrMobile:DataRoots</c> (the folders a spec's datasets
+    /// may be in; default the working folder) and <c>SrMobile:Limits:MaxImagePixels</c> (<see cref="ImageFile.MaxPixels"/>).
     /// </summary>
     public static ISiloBuilder AddSrMobileRoles(this ISiloBuilder silo, IConfiguration configuration, IReadOnlyCollection<string> roles, string dataFolder)
     {
         var storage = StorageSettings.From(configuration);
         silo.AddSrMobileGrainStorage(storage, dataFolder);
+        var artifactFolder = NonEmpty(configuration, $"{StorageSettings.Section}:ArtifactFolder");
         silo.Services.AddSingleton<IArtifactStore>(storage.IsAzure
-            ? new BlobArtifactStore(new BlobServiceClient(storage.ConnectionString))
-            : new LocalArtifactStore(NonEmpty(configuration, $"{StorageSettings.Section}:ArtifactFolder") ?? Path.Combine(dataFolder, "artifacts")));
+            ? new BlobArtifactStore(new BlobServiceClient(storage.ConnectionString), localRoot: artifactFolder)
+            : new LocalArtifactStore(artifactFolder ?? Path.Combine(dataFolder, "artifacts")));
         silo.AddSiloRoles(roles);
         // Orleans caches the address of every grain it has called (up to a million by default), finished candidates
         // included: 40 MB on a 100,000-candidate search. The grains in work at any time are far fewer.
@@ -86,6 +90,10 @@ public static class SiloHostingExtensions
         silo.Services.Configure<CandidateOptions>(configuration.GetSection(CandidateOptions.Section));
         silo.Services.Configure<SearchOptions>(configuration.GetSection(SearchOptions.Section));
         silo.Services.Configure<DeviceRegistryOptions>(configuration.GetSection(DeviceRegistryOptions.Section));
+        silo.Services.Configure<LimitsOptions>(configuration.GetSection(LimitsOptions.Section));
+        silo.Services.Configure<DataRootOptions>(configuration.GetSection(DataRootOptions.Section));
+        // Process-wide, as image decoding is: every reader in this process (datasets, calibration, evaluation) is held to it.
+        ImageFile.MaxPixels = configuration.GetValue(ImageFile.MaxPixelsKey, ImageFile.DefaultMaxPixels);
         var simulate = configuration.GetValue("SrMobile:Simulate", false);
         if (simulate)
             silo.Services.Configure<SimulatedWorkOptions>(configuration.GetSection(SimulatedWorkOptions.Section));

@@ -39,15 +39,82 @@ public class ArtifactStoreTests
     }
 
     [Theory]
-    [InlineData("../escape.onnx")]
-    [InlineData("/rooted.onnx")]
-    [InlineData("a//b.onnx")]
-    public async Task A_key_outside_the_store_is_refused_by_name(string key)
+    [InlineData("../escape.onnx", "has a '..' segment")]
+    [InlineData("a/../../escape.onnx", "has a '..' segment")]
+    [InlineData("a/./b.onnx", "has a '.' segment")]
+    [InlineData("/rooted.onnx", "is rooted")]
+    [InlineData("a//b.onnx", "has an empty segment")]
+    [InlineData("a/b/", "has an empty segment")]
+    [InlineData("a\\..\\b.onnx", "holds a backslash")]
+    [InlineData("a\\b.onnx", "holds a backslash")]
+    [InlineData("a b.onnx", "has a character outside the allowed set in 'a b.onnx'")]
+    [InlineData("a/b\u0001.onnx", "has a character outside the allowed set")]
+    [InlineData("a/b%2F.onnx", "has a character outside the allowed set")]
+    [InlineData("", "is empty")]
+    public async Task A_key_that_is_not_a_safe_relative_name_is_refused_by_name_in_both_stores(string key, string problem)
     {
         using var work = TestData.NewTemporaryFolder();
-        var error = await Assert.ThrowsAsync<ArgumentException>(() =>
-            new LocalArtifactStore(work.File("store")).Put("int8-onnx", key, WriteModel(work, "m.onnx"), CancellationToken.None));
-        Assert.Contains($"'{key}'", error.Message);
+        var model = WriteModel(work, "m.onnx");
+        var local = await Assert.ThrowsAsync<ArgumentException>(() => new LocalArtifactStore(work.File("store")).Put("int8-onnx", key, model, CancellationToken.None));
+        Assert.Contains($"artifact key '{key}' {problem}", local.Message);
+        Assert.False(Directory.Exists(work.File("store")));
+        // Refused before any request: there is no service on the other end of this client.
+        var blob = await Assert.ThrowsAsync<ArgumentException>(() => new BlobArtifactStore(new BlobServiceClient("UseDevelopmentStorage=true")).Put("int8-onnx", key, model, CancellationToken.None));
+        Assert.Contains($"artifact key '{key}' {problem}", blob.Message);
+    }
+
+    [Fact]
+    public void Keys_have_length_and_segment_limits_and_the_names_the_trainers_make_pass()
+    {
+        Assert.Equal("resume/float/0a1b2c3d4e5f6a7b/checkpoints/last.ckpt.e3", ArtifactFiles.CheckKey("resume/float/0a1b2c3d4e5f6a7b/checkpoints/last.ckpt.e3"));
+        Assert.Equal("candidates/ab12/model.int8.onnx", ArtifactFiles.CheckKey("candidates/ab12/model.int8.onnx"));
+        Assert.Contains("is 1025 characters long; the limit is 1024", Assert.Throws<ArgumentException>(() => ArtifactFiles.CheckKey(new string('a', 1025))).Message);
+        Assert.Equal(1024, ArtifactFiles.CheckKey(new string('a', 254) + "/" + string.Join('/', Enumerable.Repeat(new string('a', 255), 3)) + "/b").Length);
+        Assert.Contains("has a segment of 256 characters; the limit is 255", Assert.Throws<ArgumentException>(() => ArtifactFiles.CheckKey(new string('a', 256))).Message);
+        Assert.Contains("has 255 segments; the limit is 254", Assert.Throws<ArgumentException>(() => ArtifactFiles.CheckKey(string.Join('/', Enumerable.Repeat("a", 255)))).Message);
+    }
+
+    [Fact]
+    public async Task A_file_uri_outside_the_artifact_root_is_refused_and_never_read()
+    {
+        using var work = TestData.NewTemporaryFolder();
+        var store = new LocalArtifactStore(work.File("store"));
+        var inside = await store.Put("int8-onnx", "candidates/ab12/model.int8.onnx", WriteModel(work, "model.int8.onnx"), CancellationToken.None);
+        Directory.CreateDirectory(work.File("store-next-door"));
+        File.WriteAllBytes(work.File(Path.Combine("store-next-door", "m.onnx")), [1]);
+        foreach (var outside in new[] { work.File("model.int8.onnx"), work.File(Path.Combine("store-next-door", "m.onnx")), typeof(object).Assembly.Location })
+        {
+            // The right hash of the outside file: only the root check can refuse it.
+            var forged = inside with { Uri = new Uri(outside).AbsoluteUri, Sha256 = await ArtifactFiles.Sha256(outside, CancellationToken.None) };
+            var error = await Assert.ThrowsAsync<ArgumentException>(() => store.Fetch(forged, work.File("fetched"), CancellationToken.None));
+            Assert.Contains($"artifact {forged.Uri} (int8-onnx) is outside the artifact root {store.Root}", error.Message);
+        }
+        // A '..' spelled into the URI is resolved before the check, not after it.
+        var climbing = inside with { Uri = "file://" + store.Root + "/candidates/../../model.int8.onnx" };
+        Assert.Contains("is outside the artifact root", (await Assert.ThrowsAsync<ArgumentException>(() => store.Fetch(climbing, work.File("fetched"), CancellationToken.None))).Message);
+        Assert.Equal(new Uri(inside.Uri).LocalPath, await store.Fetch(inside, work.File("fetched"), CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task The_blob_store_reads_file_uris_only_under_its_local_root_and_blob_names_only_as_safe_keys()
+    {
+        using var work = TestData.NewTemporaryFolder();
+        var local = await new LocalArtifactStore(work.File("store")).Put("int8-onnx", "candidates/ab12/model.int8.onnx", WriteModel(work, "model.int8.onnx"), CancellationToken.None);
+        var client = new BlobServiceClient("UseDevelopmentStorage=true");
+
+        var none = await Assert.ThrowsAsync<ArgumentException>(() => new BlobArtifactStore(client).Fetch(local, work.File("device"), CancellationToken.None));
+        Assert.Contains("has no local artifact root (SrMobile:Storage:ArtifactFolder)", none.Message);
+        var other = await Assert.ThrowsAsync<ArgumentException>(() => new BlobArtifactStore(client, localRoot: work.File("elsewhere")).Fetch(local, work.File("device"), CancellationToken.None));
+        Assert.Contains($"is outside the artifact root {work.File("elsewhere")}", other.Message);
+        Assert.Equal(new Uri(local.Uri).LocalPath, await new BlobArtifactStore(client, localRoot: work.File("store")).Fetch(local, work.File("device"), CancellationToken.None));
+
+        // An escaped '..' in a blob URI would become a path above the destination folder.
+        var container = client.GetBlobContainerClient(BlobArtifactStore.DefaultContainer).Uri.AbsoluteUri;
+        var escaping = new Artifact("int8-onnx", $"{container}/a/%2E%2E/%2E%2E/escape.onnx", "00", 1);
+        var error = await Assert.ThrowsAsync<ArgumentException>(() => new BlobArtifactStore(client).Fetch(escaping, work.File("device"), CancellationToken.None));
+        Assert.Contains(escaping.Uri, error.Message);
+        Assert.Contains("artifact key 'a/../../escape.onnx' has a '..' segment", error.Message);
+        Assert.False(File.Exists(work.File("escape.onnx")));
     }
 
     [Fact]

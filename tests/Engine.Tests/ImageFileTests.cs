@@ -112,4 +112,74 @@ public class ImageFileTests
         }
         return stream.ToArray();
     }
+
+    /// <summary>A PNG of a few hundred bytes whose IHDR declares <paramref name="width"/>×<paramref name="height"/> RGB (valid CRCs; its IDAT holds one row).</summary>
+    private static byte[] PngDeclaring(int width, int height)
+    {
+        using var png = new MemoryStream();
+        png.Write([0x89, (byte)'P', (byte)'N', (byte)'G', 0x0D, 0x0A, 0x1A, 0x0A]);
+        var header = new byte[13];
+        System.Buffers.Binary.BinaryPrimitives.WriteInt32BigEndian(header, width);
+        System.Buffers.Binary.BinaryPrimitives.WriteInt32BigEndian(header.AsSpan(4), height);
+        header[8] = 8; // bit depth
+        header[9] = 2; // RGB
+        Chunk(png, "IHDR", header);
+        using (var data = new MemoryStream())
+        {
+            using (var zlib = new System.IO.Compression.ZLibStream(data, System.IO.Compression.CompressionLevel.Fastest, leaveOpen: true))
+                zlib.Write(new byte[1 + (3 * width)]);
+            Chunk(png, "IDAT", data.ToArray());
+        }
+        Chunk(png, "IEND", []);
+        return png.ToArray();
+
+        static void Chunk(Stream stream, string type, byte[] body)
+        {
+            var bytes = new byte[12 + body.Length];
+            System.Buffers.Binary.BinaryPrimitives.WriteInt32BigEndian(bytes, body.Length);
+            System.Text.Encoding.ASCII.GetBytes(type, bytes.AsSpan(4));
+            body.CopyTo(bytes, 8);
+            System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(bytes.AsSpan(8 + body.Length), Crc32(bytes.AsSpan(4, 4 + body.Length)));
+            stream.Write(bytes);
+        }
+    }
+
+    private static uint Crc32(ReadOnlySpan<byte> bytes)
+    {
+        var crc = 0xFFFFFFFFu;
+        foreach (var b in bytes)
+        {
+            crc ^= b;
+            for (var k = 0; k < 8; k++)
+                crc = (crc & 1) != 0 ? 0xEDB88320u ^ (crc >> 1) : crc >> 1;
+        }
+        return ~crc;
+    }
+
+    [Fact]
+    public void An_image_declaring_more_pixels_than_the_limit_is_refused_before_its_pixels_are_allocated()
+    {
+        using var work = TestData.NewTemporaryFolder();
+        var path = work.File("huge.png");
+        File.WriteAllBytes(path, PngDeclaring(20_000, 20_000));
+        Assert.True(new FileInfo(path).Length < 1_000);
+
+        var allocated = GC.GetAllocatedBytesForCurrentThread();
+        var error = Assert.Throws<BadInputException>(() => ImageFile.Read(path));
+        // Decoding would have allocated 1.6 GB (RGBA) before finding the data short; the refusal allocates next to nothing.
+        Assert.True(GC.GetAllocatedBytesForCurrentThread() - allocated < 1_000_000);
+        Assert.Equal($"{path}: the image is 20000x20000 (400,000,000 pixels), more than the limit of 64,000,000 pixels (SrMobile:Limits:MaxImagePixels)", error.Message);
+    }
+
+    [Fact]
+    public void The_pixel_limit_is_the_declared_width_times_height()
+    {
+        var png = ImageFile.EncodePng(Gradient(17, 9, 3));
+        Assert.Equal(17, ImageFile.Decode(png, "a.png", maxPixels: 153).Width);
+        var error = Assert.Throws<BadInputException>(() => ImageFile.Decode(png, "a.png", maxPixels: 152));
+        Assert.Contains("a.png: the image is 17x9 (153 pixels), more than the limit of 152 pixels", error.Message);
+        // A crafted header at the limit gets past the check and fails on its short data instead.
+        var atLimit = Assert.Throws<BadInputException>(() => ImageFile.Decode(PngDeclaring(100, 100), "short.png", maxPixels: 10_000));
+        Assert.Contains("short.png: image data is corrupt or truncated", atLimit.Message);
+    }
 }

@@ -67,4 +67,58 @@ public class SearchGrainTests(ClusterFixture fixture) : IClassFixture<ClusterFix
         Assert.Equal(0, status.Candidates);
         Assert.Equal(before, await fixture.Grains.GetGrain<IWorkQueueGrain>(CandidateSpec.TrainerPool).Summary());
     }
+
+    [Fact]
+    public async Task A_grid_over_the_candidate_limit_is_refused_before_anything_is_stored()
+    {
+        var name = NewName();
+        // 3 × 64 × 256 × 3 = 147,456 candidates: every list within its bounds, the grid over the default 100,000.
+        var text = Spec(name, widths: "[" + string.Join(", ", Enumerable.Range(1, 256)) + "]")
+            .Replace("scales: [3]", "scales: [2, 3, 4]")
+            .Replace("depths: [1, 2]", "depths: [" + string.Join(", ", Enumerable.Range(1, 64)) + "]")
+            .Replace("quantization: [{kind: ptq}, {kind: qat}]", "quantization: [{kind: ptq}, {kind: ptq, method: mse}, {kind: qat}]");
+        var error = await RefusedStoringNothing(name, text);
+        Assert.Equal("(grid)", error.Field);
+        Assert.Contains("147,456 candidates; the limit is 100,000 (SrMobile:Limits:MaxCandidates)", error.Message);
+    }
+
+    [Fact]
+    public async Task A_spec_text_over_the_length_limit_is_refused_before_anything_is_stored()
+    {
+        var name = NewName();
+        var error = await RefusedStoringNothing(name, Spec(name) + "\n# " + new string('x', SpecLimits.DefaultMaxSpecCharacters));
+        Assert.Equal("(spec)", error.Field);
+        Assert.Contains("the limit is 65,536 (SrMobile:Limits:MaxSpecCharacters)", error.Message);
+    }
+
+    [Theory]
+    [InlineData("datasets: {train: data/train}", "datasets: {train: ../../../../../../../../etc}", "datasets.train")]
+    [InlineData("datasets: {train: data/train}", "datasets: {train: data/train, validation: /tmp}", "datasets.validation")]
+    [InlineData("datasets: {train: data/train}", "datasets: {train: data/train, calibration: data/../../calib}", "datasets.calibration")]
+    public async Task A_dataset_outside_every_data_root_is_refused_naming_the_field_and_the_roots(string from, string to, string field)
+    {
+        var name = NewName();
+        var error = await RefusedStoringNothing(name, Spec(name).Replace(from, to));
+        Assert.Equal(field, error.Field);
+        // The fixture configures no roots: the silo's working folder is the one root.
+        Assert.Contains($"outside every data root ({Path.TrimEndingDirectorySeparator(Environment.CurrentDirectory)})", error.Message);
+    }
+
+    /// <summary>Submits <paramref name="text"/>, expects one error and checks that no spec, candidate or job was stored.</summary>
+    private async Task<SpecError> RefusedStoringNothing(string name, string text)
+    {
+        var search = fixture.Grains.GetGrain<ISearchGrain>(name);
+        var before = await fixture.Grains.GetGrain<IWorkQueueGrain>(CandidateSpec.TrainerPool).Summary();
+        var result = await search.Submit(text);
+        Assert.False(result.Accepted);
+        Assert.False(result.Created);
+        Assert.Equal(0, result.Candidates);
+        var status = await search.Status();
+        Assert.False(status.Submitted);
+        Assert.Empty(status.Stages);
+        Assert.Equal(0, status.Candidates);
+        Assert.Null(await search.Spec());
+        Assert.Equal(before, await fixture.Grains.GetGrain<IWorkQueueGrain>(CandidateSpec.TrainerPool).Summary());
+        return Assert.Single(result.Errors);
+    }
 }

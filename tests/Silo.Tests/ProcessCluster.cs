@@ -53,6 +53,8 @@ internal sealed class ProcessCluster : IAsyncDisposable
             ["SrMobile:GatewayPort"] = TestData.FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["SrMobile:DataFolder"] = folder.File($"{name}-state"),
             ["SrMobile:DataRoots:0"] = TestData.RepositoryRoot,
+            // The silos run in the cluster's folder: the simulated specs' relative dataset ('simulated') is taken from there.
+            ["SrMobile:DataRoots:1"] = folder.Path,
             ["SrMobile:Trainer:WorkFolder"] = WorkFolder(name),
             ["SrMobile:Trainer:WorkerId"] = name,
             ["SrMobile:Device:WorkerId"] = $"{name}-device",

@@ -73,4 +73,59 @@ public class SiloHostingTests
             await silo.StopAsync();
         }
     }
+
+    [Fact]
+    public async Task The_candidate_limit_and_the_data_roots_come_from_configuration_and_a_refused_spec_stores_nothing()
+    {
+        using var work = TestData.NewTemporaryFolder();
+        var builder = Silo(
+            ("SrMobile:Roles:0", "coordinator"),
+            ("SrMobile:DataFolder", work.File("state")),
+            ("SrMobile:SiloPort", TestData.FreePort().ToString()),
+            ("SrMobile:GatewayPort", TestData.FreePort().ToString()),
+            ("SrMobile:ServiceId", "limits-test"),
+            ("SrMobile:Limits:MaxCandidates", "2"),
+            ("SrMobile:DataRoots:0", work.File("data")),
+            ("SrMobile:DataRoots:1", work.File("more")));
+        builder.AddSrMobileSilo();
+        using var silo = builder.Build();
+        await silo.StartAsync();
+        try
+        {
+            var grains = silo.Services.GetRequiredService<IGrainFactory>();
+            string Spec(string name, string scales, string train) => $$"""
+                name: {{name}}
+                scales: {{scales}}
+                depths: [1]
+                widths: [4]
+                quantization: [{kind: ptq}]
+                datasets: {train: "{{train}}"}
+                devices: [local]
+                """;
+
+            var tooBig = await grains.GetGrain<ISearchGrain>("too-big").Submit(Spec("too-big", "[2, 3, 4]", work.File("data")));
+            Assert.Equal("(grid)", Assert.Single(tooBig.Errors).Field);
+            Assert.Contains("= 3 candidates; the limit is 2", tooBig.Errors[0].Message);
+
+            var outside = await grains.GetGrain<ISearchGrain>("outside").Submit(Spec("outside", "[3]", work.File("elsewhere")));
+            var error = Assert.Single(outside.Errors);
+            Assert.Equal("datasets.train", error.Field);
+            Assert.Contains($"outside every data root ({work.File("data")}, {work.File("more")})", error.Message);
+
+            foreach (var name in new[] { "too-big", "outside" })
+            {
+                var status = await grains.GetGrain<ISearchGrain>(name).Status();
+                Assert.False(status.Submitted);
+                Assert.Equal(0, status.Candidates);
+            }
+            Assert.Equal(0, (await grains.GetGrain<IWorkQueueGrain>(CandidateSpec.TrainerPool).Summary()).Queued);
+
+            var inside = await grains.GetGrain<ISearchGrain>("inside").Submit(Spec("inside", "[2, 3]", Path.Combine(work.File("more"), "photos")));
+            Assert.True(inside.Created, string.Join("; ", inside.Errors));
+        }
+        finally
+        {
+            await silo.StopAsync();
+        }
+    }
 }

@@ -46,6 +46,9 @@ internal static class SiloTestCluster
         builder.Properties["SrMobile:Trainer:Threads"] = "1";
         builder.Properties["SrMobile:Trainer:PollInterval"] = "00:00:00.2";
         builder.Properties["SrMobile:Device:PollInterval"] = "00:00:00.2";
+        // The specs name the bundled photos (in the repository) and folders of the test's own (missing ones, on purpose).
+        builder.Properties["SrMobile:DataRoots:0"] = TestData.RepositoryRoot;
+        builder.Properties["SrMobile:DataRoots:1"] = work.Path;
         foreach (var (key, value) in settings)
             builder.Properties[key] = value;
         builder.AddSiloBuilderConfigurator<TConfigurator>();

@@ -22,6 +22,33 @@ public static class BenchCommand
     private static readonly JsonSerializerOptions Json = new() { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
     private static readonly JsonSerializerOptions LatencyJson = new() { WriteIndented = true };
 
+    /// <summary>
+    /// A row label per model: its file name, or, where two share a name (<c>a/model.int8.onnx</c>,
+    /// <c>b/model.int8.onnx</c>), the shortest trailing part of the path that tells them apart. The same file named
+    /// twice keeps its full path and a count.
+    /// </summary>
+    internal static IReadOnlyList<string> Labels(IReadOnlyList<string> paths)
+    {
+        var segments = paths.Select(p => Path.GetFullPath(p).Split(Path.DirectorySeparatorChar, StringSplitOptions.RemoveEmptyEntries)).ToList();
+        var labels = new string[paths.Count];
+        for (var i = 0; i < paths.Count; i++)
+        {
+            var others = Enumerable.Range(0, paths.Count).Where(j => j != i && !segments[j].SequenceEqual(segments[i])).ToList();
+            bool Ambiguous(int take) => others.Any(j => Suffix(segments[j], take) == Suffix(segments[i], take));
+            var take = 1;
+            while (take < segments[i].Length && Ambiguous(take))
+                take++;
+            // Still ambiguous when its whole path is the tail of another's (/a/m.onnx and /x/a/m.onnx).
+            labels[i] = Ambiguous(take) ? Path.GetFullPath(paths[i]) : Suffix(segments[i], take);
+            var copies = Enumerable.Range(0, i).Count(j => segments[j].SequenceEqual(segments[i]));
+            if (copies > 0)
+                labels[i] += $" ({copies + 1})";
+        }
+        return labels;
+
+        static string Suffix(string[] parts, int count) => string.Join('/', parts[Math.Max(0, parts.Length - count)..]);
+    }
+
     private static (int Height, int Width) ParseSize(string text)
     {
         var size = text.Split('x');
@@ -73,14 +100,16 @@ public static class BenchCommand
             else
             {
                 console.Out.WriteLine($"{width}x{height} input, {protocol.Threads} thread(s), {results[0].Engine}, provider {protocol.Provider}");
-                console.Out.WriteLine($"{"model",-32} {"median",8} {"p90",8} {"p99",8} {"mean",8} {"std",7} {"min",8} {"runs",5} {"session",8} {"first",8}");
-                foreach (var r in results)
+                var labels = Labels([.. results.Select(r => r.Model)]);
+                var column = Math.Max(32, labels.Max(l => l.Length));
+                console.Out.WriteLine($"{"model".PadRight(column)} {"median",8} {"p90",8} {"p99",8} {"mean",8} {"std",7} {"min",8} {"runs",5} {"session",8} {"first",8}");
+                foreach (var (r, label) in results.Zip(labels))
                 {
                     console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                        $"{Path.GetFileName(r.Model),-32} {r.MedianMs,8:F2} {r.P90Ms,8:F2} {r.P99Ms,8:F2} {r.MeanMs,8:F2} {r.StdMs,7:F2} {r.MinMs,8:F2} {r.Runs,5} {r.SessionMs,8:F1} {r.FirstRunMs,8:F1}"));
+                        $"{label.PadRight(column)} {r.MedianMs,8:F2} {r.P90Ms,8:F2} {r.P99Ms,8:F2} {r.MeanMs,8:F2} {r.StdMs,7:F2} {r.MinMs,8:F2} {r.Runs,5} {r.SessionMs,8:F1} {r.FirstRunMs,8:F1}"));
                 }
                 for (var i = 1; i < results.Count; i++)
-                    console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"median ratio {Path.GetFileName(results[i].Model)} / {Path.GetFileName(results[0].Model)}: {results[i].MedianMs / results[0].MedianMs:F3}"));
+                    console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"median ratio {labels[i]} / {labels[0]}: {results[i].MedianMs / results[0].MedianMs:F3}"));
             }
             return Task.FromResult(0);
         }));

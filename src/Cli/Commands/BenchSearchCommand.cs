@@ -28,6 +28,29 @@ public static class BenchSearchCommand
         return process.WorkingSet64;
     }
 
+    /// <summary>
+    /// The benchmark's spec for at least <paramref name="requested"/> candidates, and its size: two recipes × 50 depths
+    /// × as many widths as it takes; past the width bound (256), more PTQ recipes.
+    /// </summary>
+    internal static (string Spec, int Candidates) Grid(int requested)
+    {
+        var recipes = Math.Max(2, (int)Math.Ceiling(requested / (50.0 * SpecBounds.MaxWidth)));
+        var depths = Math.Min(50, (requested + 1) / 2);
+        var widths = (int)Math.Ceiling(requested / ((double)recipes * depths));
+        var quantization = string.Join(", ", ["{kind: ptq}", "{kind: qat}", .. Enumerable.Range(1, recipes - 2).Select(i => $"{{kind: ptq, calibration_images: {100 + i}}}")]);
+        var spec = $$"""
+            name: bench-{{requested}}
+            scales: [3]
+            depths: [{{string.Join(", ", Enumerable.Range(1, depths))}}]
+            widths: [{{string.Join(", ", Enumerable.Range(1, widths))}}]
+            quantization: [{{quantization}}]
+            datasets: {train: simulated}
+            devices: [local]
+            protocol: {input: 360x640}
+            """;
+        return (spec, recipes * depths * widths);
+    }
+
     public static Command Create(CliConsole console)
     {
         var candidates = new Option<int>("--candidates") { DefaultValueFactory = _ => 10_000, Description = "Grid size (rounded up to whole rows of 100)" };
@@ -42,23 +65,13 @@ public static class BenchSearchCommand
             var workerCount = parse.GetValue(workers);
             if (workerCount < 1)
                 throw new BadInputException($"--workers must be at least 1, not {workerCount}");
-            // Two recipes × 50 depths × as many widths as it takes.
-            var depths = Math.Min(50, (requested + 1) / 2);
-            var widths = (int)Math.Ceiling(requested / (2.0 * depths));
-            var spec = $$"""
-                name: bench-{{requested}}
-                scales: [3]
-                depths: [{{string.Join(", ", Enumerable.Range(1, depths))}}]
-                widths: [{{string.Join(", ", Enumerable.Range(1, widths))}}]
-                quantization: [{kind: ptq}, {kind: qat}]
-                datasets: {train: simulated}
-                devices: [local]
-                protocol: {input: 360x640}
-                """;
+            var (spec, gridSize) = Grid(requested);
             using var work = new BenchCommand.TemporaryWorkFolder();
             var settings = new Dictionary<string, string?>
             {
                 ["SrMobile:Simulate"] = "true",
+                // The benchmark's grid is its own: the candidate limit guards specs from elsewhere.
+                ["SrMobile:Limits:MaxCandidates"] = Math.Max(SpecLimits.DefaultMaxCandidates, gridSize).ToString(CultureInfo.InvariantCulture),
                 ["SrMobile:Trainer:Concurrency"] = workerCount.ToString(CultureInfo.InvariantCulture),
                 ["SrMobile:Device:Concurrency"] = workerCount.ToString(CultureInfo.InvariantCulture),
                 ["SrMobile:Trainer:PollInterval"] = "00:00:00.05",

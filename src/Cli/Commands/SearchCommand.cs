@@ -5,8 +5,10 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 using SrMobile.Contracts;
 using SrMobile.Engine;
+using SrMobile.Grains;
 using SrMobile.Grains.Placement;
 using SrMobile.Silo;
 
@@ -21,16 +23,26 @@ public static class SearchCommand
         var spec = new Argument<FileInfo>("spec") { Description = "Search spec (YAML or JSON)" };
         var workdir = new Option<DirectoryInfo?>("--workdir") { Description = "State, checkpoints and models (default: .srmobile in the current folder)" };
         var threads = new Option<int>("--threads") { Description = "Trainer threads (0 = all cores)", DefaultValueFactory = _ => 0 };
-        var run = new Command("run", "Run a search on an embedded one-machine cluster; run it again to resume.") { spec, workdir, threads };
+        var dataRoots = new Option<DirectoryInfo[]>("--data-root")
+        {
+            Description = "A folder the spec's datasets may be in, besides the current folder and the bundled files (repeatable; also SrMobile:DataRoots)",
+            AllowMultipleArgumentsPerToken = false,
+        };
+        var run = new Command("run", "Run a search on an embedded one-machine cluster; run it again to resume.") { spec, workdir, threads, dataRoots };
         run.SetAction((parse, cancellation) => SrMobileCommand.Guard(console, async () =>
         {
             var path = parse.GetValue(spec)!.FullName;
             var text = InputFile.ReadText(path, "search spec");
-            var (parsed, errors) = SearchSpecReader.Parse(text);
+            // The configurable limits are the cluster's to apply (its configuration may raise them); the rest is checked here.
+            var (parsed, errors) = SearchSpecReader.Parse(text, SpecLimits.None);
             if (parsed is null)
                 throw new BadInputException($"{path}: the spec has {errors.Count} problem(s):\n  " + string.Join("\n  ", errors));
             var root = parse.GetValue(workdir)?.FullName ?? Path.Combine(Directory.GetCurrentDirectory(), ".srmobile");
-            using var host = EmbeddedCluster(root, parse.GetValue(threads));
+            using var host = EmbeddedCluster(root, parse.GetValue(threads), dataRoots: (parse.GetValue(dataRoots) ?? []).Select(d => d.FullName));
+            // The cluster's own limits and roots, checked before it starts: a refused spec leaves no state folder behind.
+            var (_, refused) = SearchSpecReader.Parse(text, SubmitLimits(host.Services));
+            if (refused.Count > 0)
+                throw new BadInputException($"{path}: the spec has {refused.Count} problem(s):\n  " + string.Join("\n  ", refused));
             await host.StartAsync(cancellation);
             try
             {
@@ -79,7 +91,8 @@ public static class SearchCommand
         {
             var path = parse.GetValue(spec)!.FullName;
             var text = InputFile.ReadText(path, "search spec");
-            var (parsed, errors) = SearchSpecReader.Parse(text);
+            // The configurable limits are the cluster's to apply (its configuration may raise them); the rest is checked here.
+            var (parsed, errors) = SearchSpecReader.Parse(text, SpecLimits.None);
             if (parsed is null)
                 throw new BadInputException($"{path}: the spec has {errors.Count} problem(s):\n  " + string.Join("\n  ", errors));
             var result = await grains.GetGrain<ISearchGrain>(parsed.Name).Submit(text);
@@ -239,8 +252,19 @@ public static class SearchCommand
     private static HostApplicationBuilder NewHostBuilder() =>
         Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { ContentRootPath = AppContext.BaseDirectory });
 
-    /// <summary>The one-machine cluster: every role in this process, durable state under <paramref name="root"/>.</summary>
-    internal static IHost EmbeddedCluster(string root, int threads, IReadOnlyDictionary<string, string?>? settings = null)
+    /// <summary>The limits the search grain of <paramref name="services"/> (a silo's) holds a submitted spec to.</summary>
+    internal static SpecLimits SubmitLimits(IServiceProvider services)
+    {
+        var limits = services.GetRequiredService<IOptions<LimitsOptions>>().Value;
+        return new SpecLimits(limits.MaxCandidates, limits.MaxSpecCharacters, new DataRoots(services.GetRequiredService<IOptions<DataRootOptions>>().Value.DataRoots));
+    }
+
+    /// <summary>
+    /// The one-machine cluster: every role in this process, durable state under <paramref name="root"/>. Its data roots
+    /// are the configured ones (<c>SrMobile:DataRoots</c>) and the folders it legitimately reads: the working folder,
+    /// the bundled files beside this program (<c>samples/</c>, <c>options/</c>) and <paramref name="dataRoots"/>.
+    /// </summary>
+    internal static IHost EmbeddedCluster(string root, int threads, IReadOnlyDictionary<string, string?>? settings = null, IEnumerable<string>? dataRoots = null)
     {
         var builder = NewHostBuilder();
         builder.Logging.ClearProviders();
@@ -260,6 +284,7 @@ public static class SearchCommand
         {
             silo.UseLocalhostClustering();
             silo.AddSrMobileRoles(builder.Configuration, [SiloRoles.Coordinator, SiloRoles.Trainer, SiloRoles.Device], Path.Combine(root, "state"));
+            silo.Services.PostConfigure<DataRootOptions>(o => o.DataRoots.AddRange([Directory.GetCurrentDirectory(), AppContext.BaseDirectory, .. dataRoots ?? []]));
         });
         return builder.Build();
     }

@@ -7,6 +7,18 @@ public static class ImageFile
 {
     public static readonly string[] Extensions = [".png", ".jpg", ".jpeg", ".bmp", ".webp"];
 
+    /// <summary>64 Mpx: four times an 8K frame; a DIV2K photo is about 2 Mpx.</summary>
+    public const long DefaultMaxPixels = 64_000_000;
+
+    /// <summary>The configuration key the silo sets <see cref="MaxPixels"/> from.</summary>
+    public const string MaxPixelsKey = "SrMobile:Limits:MaxImagePixels";
+
+    /// <summary>
+    /// The most pixels an image's header may declare (<c>SrMobile:Limits:MaxImagePixels</c> on a silo). A PNG of a few
+    /// hundred bytes can declare 20000×20000, and decoding it would allocate 1.6 GB; the header is checked first.
+    /// </summary>
+    public static long MaxPixels { get; set; } = DefaultMaxPixels;
+
     public static bool HasImageExtension(string path) =>
         Extensions.Contains(Path.GetExtension(path), StringComparer.OrdinalIgnoreCase);
 
@@ -21,13 +33,16 @@ public static class ImageFile
             .ToList();
     }
 
-    public static Image8 Read(string path)
+    public static Image8 Read(string path, long? maxPixels = null)
     {
-        return Decode(InputFile.ReadBytes(path, "image file"), path);
+        return Decode(InputFile.ReadBytes(path, "image file"), path, maxPixels);
     }
 
-    /// <summary>Decodes an encoded image; <paramref name="name"/> is used in error messages.</summary>
-    public static Image8 Decode(byte[] encoded, string name)
+    /// <summary>
+    /// Decodes an encoded image; <paramref name="name"/> is used in error messages. An image whose header declares
+    /// more than <paramref name="maxPixels"/> (default <see cref="MaxPixels"/>) is refused before any pixel buffer exists.
+    /// </summary>
+    public static Image8 Decode(byte[] encoded, string name, long? maxPixels = null)
     {
         if (encoded.Length == 0)
             throw new BadInputException($"{name}: image file is empty");
@@ -37,6 +52,9 @@ public static class ImageFile
             throw new BadInputException($"{name}: not a readable PNG, JPEG, BMP or WebP image ({createResult})");
 
         var info = codec.Info;
+        var limit = maxPixels ?? MaxPixels;
+        if ((long)info.Width * info.Height > limit)
+            throw new BadInputException($"{name}: the image is {info.Width}x{info.Height} ({(long)info.Width * info.Height:N0} pixels), more than the limit of {limit:N0} pixels ({MaxPixelsKey})");
         var gray = info.ColorType == SKColorType.Gray8;
         // No colour space on the target: pixels are taken as stored, never colour-managed.
         var target = new SKImageInfo(info.Width, info.Height, gray ? SKColorType.Gray8 : SKColorType.Rgba8888, SKAlphaType.Unpremul);
