@@ -66,8 +66,7 @@ public sealed class CandidateGrain(
         // Enqueue is idempotent per job id: a second Initialize repairs a crash between the two writes.
         if (S.Stage == CandidateStage.Queued)
             await Queue(CandidateSpec.TrainerPool).Enqueue(new WorkItem(spec.TrainingJobId, spec.Priority, spec.Key));
-        // Nothing happens to it until a worker leases its job, which may be much later in a large grid.
-        DeactivateOnIdle();
+        LeaveIfIdle();
     }
 
     public async Task<Verdict> TrainingStarted(JobLease lease)
@@ -222,7 +221,7 @@ public sealed class CandidateGrain(
         var spec = S.Spec;
         if (spec is null)
             return View();
-        LeaveIfFinal();
+        LeaveIfIdle();
         if (S.Stage is CandidateStage.Queued or CandidateStage.Training or CandidateStage.Quantizing)
             await Queue(CandidateSpec.TrainerPool).Enqueue(new WorkItem(spec.TrainingJobId, spec.Priority, spec.Key));
         if (S.Stage == CandidateStage.Measuring)
@@ -235,14 +234,17 @@ public sealed class CandidateGrain(
 
     public Task<CandidateView> Get()
     {
-        LeaveIfFinal();
+        LeaveIfIdle();
         return Task.FromResult(View());
     }
 
-    /// <summary>A finished candidate is only read: it leaves memory after the call (a 100,000-candidate search would keep them all).</summary>
-    private void LeaveIfFinal()
+    /// <summary>
+    /// A finished candidate is only read, and a queued one waits until a worker leases its job, which may be much later
+    /// in a large grid: either leaves memory after the call (a 100,000-candidate search would keep them all).
+    /// </summary>
+    private void LeaveIfIdle()
     {
-        if (Final)
+        if (Final || S.Stage == CandidateStage.Queued)
             DeactivateOnIdle();
     }
 
@@ -343,6 +345,6 @@ public sealed class CandidateGrain(
         }
         if (changed)
             await GrainFactory.GetGrain<ISearchGrain>(S.Spec!.SearchName).StageChanged(this.GetPrimaryKeyString(), stage, S.Version);
-        LeaveIfFinal();
+        LeaveIfIdle();
     }
 }

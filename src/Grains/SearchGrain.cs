@@ -44,7 +44,8 @@ public sealed class SearchOptions
 /// is stored after every batch, so an expansion cut by a restart resumes when the search next activates.
 /// While unfinished, a reminder brings the search back after a restart and a timer watches it: the first watch after
 /// an activation repairs every candidate (a crash between two writes of a cross-grain step leaves a missing job or an
-/// unreported point), later ones repair candidates that have been quiet for <see cref="SearchOptions.RepairAfter"/>,
+/// unreported point), later ones repair candidates that have been quiet for <see cref="SearchOptions.RepairAfter"/> (at
+/// most 500 a round, longest unheard first),
 /// say what the search waits for (<see cref="Stall"/>) and apply the spec's device_timeout.
 /// </summary>
 [SiloRole(SiloRoles.Coordinator)]
@@ -55,6 +56,7 @@ public sealed class SearchGrain(
     IOptions<DataRootOptions> dataRoots) : Grain, ISearchGrain, IRemindable
 {
     private const int BatchSize = 500;
+    private const int QuietRepairsPerWatch = 500;
     private const string RepairReminder = "repair";
     private readonly Dictionary<string, (CandidateStage Stage, int Version, DateTimeOffset HeardUtc)> stages = [];
     private readonly Dictionary<string, DateTimeOffset> stallSince = [];
@@ -153,7 +155,12 @@ public sealed class SearchGrain(
         if (state.State.Expanded < Grid.Count && !state.State.Cancelled)
             return;
         var now = DateTimeOffset.UtcNow;
-        var repair = stages.Where(s => !repairedAll || (!Ended(s.Value.Stage) && now - s.Value.HeardUtc > options.Value.RepairAfter)).Select(s => s.Key).ToList();
+        // After the first round, a backstop: the quiet ones longest unheard, a bounded number per round, since a long
+        // queue keeps thousands of candidates legitimately quiet and repairing them all every round would swamp the cluster.
+        var repair = repairedAll
+            ? stages.Where(s => !Ended(s.Value.Stage) && now - s.Value.HeardUtc > options.Value.RepairAfter)
+                .OrderBy(s => s.Value.HeardUtc).Take(QuietRepairsPerWatch).Select(s => s.Key).ToList()
+            : stages.Keys.ToList();
         foreach (var batch in repair.Chunk(500))
         {
             var views = await Task.WhenAll(batch.Select(key => GrainFactory.GetGrain<ICandidateGrain>(key).Repair()));
