@@ -120,6 +120,7 @@ public sealed class CandidateGrain(
         S.Taken[lease.JobId] = lease.Epoch;
         var spec = S.Spec!;
         await Persist(spec.Devices.Count == 0 ? CandidateStage.Done : CandidateStage.Measuring);
+        Took(lease);
         // A crash before these enqueues is repaired (Repair enqueues the missing measurement jobs).
         await EnqueuePendingMeasurements();
         return new Verdict(true, null);
@@ -157,6 +158,7 @@ public sealed class CandidateGrain(
         if (!withinLimit)
             S.Errors.Add(FormattableString.Invariant($"{measurement.Device}: {measurement.MedianMs:F2} ms exceeds the constraint of {limit} ms; not on its Pareto front"));
         await Persist(spec.Devices.All(S.Measurements.ContainsKey) ? CandidateStage.Done : CandidateStage.Measuring);
+        Took(lease);
         // A crash before this report is repaired: Repair reports every stored measurement again (reports are idempotent).
         if (withinLimit)
             await ReportToFront(measurement);
@@ -273,6 +275,10 @@ public sealed class CandidateGrain(
             return Refuse(lease, $"stale lease: epoch {lease.Epoch}, the job's current epoch is {current}");
         return null;
     }
+
+    /// <summary>One line per result stored, after it is stored: what an operator (and the chaos benchmark) counts to see nothing is taken twice.</summary>
+    private void Took(JobLease lease) =>
+        log.LogInformation("{Candidate}: took the result of {Job} from epoch {Epoch} ({Worker})", this.GetPrimaryKeyString(), lease.JobId, lease.Epoch, lease.WorkerId);
 
     private Verdict Refuse(JobLease lease, string reason)
     {

@@ -68,7 +68,7 @@ public static class BenchCommand
         var minSeconds = new Option<double>("--min-seconds") { DefaultValueFactory = _ => 5 };
         var maxSeconds = new Option<double>("--max-seconds") { DefaultValueFactory = _ => 120 };
         var json = new Option<bool>("--json") { Description = "One JSON document on stdout (one object, or a list for several models)" };
-        var command = new Command("bench", "Latency of ONNX models under the measurement protocol (--onnx), or: train | quality | inference | search.")
+        var command = new Command("bench", "Latency of ONNX models under the measurement protocol (--onnx), or: train | quality | inference | search | chaos.")
         {
             models, input, threads, provider, warmup, minRuns, minSeconds, maxSeconds, json,
         };
@@ -117,6 +117,7 @@ public static class BenchCommand
         command.Subcommands.Add(Quality(console));
         command.Subcommands.Add(Inference(console));
         command.Subcommands.Add(BenchSearchCommand.Create(console));
+        command.Subcommands.Add(BenchChaosCommand.Create(console));
         return command;
     }
 
