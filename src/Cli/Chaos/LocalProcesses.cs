@@ -42,10 +42,20 @@ internal sealed class SiloProcesses(string folder) : IDisposable
             start.Environment[key.Replace(":", "__", StringComparison.Ordinal)] = value;
         var process = Process.Start(start) ?? throw new InvalidOperationException($"silo {name} did not start");
         var log = new StreamWriter(LogPath(name), append: true) { AutoFlush = true };
-        process.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (log) log.WriteLine(e.Data); };
-        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (log) log.WriteLine(e.Data); };
-        process.Exited += (_, _) => { lock (log) log.Dispose(); };
-        process.EnableRaisingEvents = true;
+        // The log closes once both streams have ended (a null line each): lines may still arrive after the process exits.
+        var open = 2;
+        void Write(DataReceivedEventArgs e)
+        {
+            lock (log)
+            {
+                if (e.Data is not null)
+                    log.WriteLine(e.Data);
+                else if (--open == 0)
+                    log.Dispose();
+            }
+        }
+        process.OutputDataReceived += (_, e) => Write(e);
+        process.ErrorDataReceived += (_, e) => Write(e);
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
         silos[name] = (process, settings);
