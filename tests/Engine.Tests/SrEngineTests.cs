@@ -9,7 +9,7 @@ namespace SrMobile.Engine.Tests;
 public class SrEngineTests
 {
     // Seed weights of an untrained network: Glorot-free, all zero, so the model is the anchor (nearest neighbour).
-    private static IReadOnlyList<NamedTensor> ZeroWeights(AbpnArchitecture architecture) =>
+    internal static IReadOnlyList<NamedTensor> ZeroWeights(AbpnArchitecture architecture) =>
         Enumerable.Range(0, architecture.ConvolutionCount).SelectMany(i =>
         {
             var (output, input) = architecture.ConvolutionChannels(i);

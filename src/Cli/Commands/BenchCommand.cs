@@ -57,6 +57,34 @@ public static class BenchCommand
         return (height, width);
     }
 
+    /// <summary>
+    /// ORT's own profile of <paramref name="model"/> (the optimized graph it really runs): warm-up and the protocol's
+    /// minimum runs in a profiling session, the latter summed per operator type and node. The raw profile stays in the working
+    /// folder (<c>srmobile-profile-*.json</c>, for chrome://tracing or Perfetto).
+    /// </summary>
+    private static (OnnxProfile Summary, string File) Profile(string model, LatencyProtocol protocol)
+    {
+        var prefix = Path.Combine(Environment.CurrentDirectory, $"srmobile-profile-{Path.GetFileNameWithoutExtension(model)}");
+        using var engine = SrEngine.Load(model, new EngineOptions { Threads = protocol.Threads, Provider = protocol.Provider, ProfilePrefix = prefix });
+        for (var run = 0; run < protocol.Warmup + protocol.MinRuns; run++)
+            engine.RunBlank(protocol.Width, protocol.Height);
+        var file = engine.EndProfiling();
+        return (OnnxProfile.Read(file, protocol.MinRuns, OnnxProfile.ConvolutionKernels(model), (long)protocol.Width * protocol.Height), Path.GetFullPath(file));
+    }
+
+    private static void PrintProfile(TextWriter output, string label, OnnxProfile profile, string file)
+    {
+        output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"\nprofile of {label}: {profile.Runs} runs, {profile.MillisecondsPerRun:F2} ms per run, {profile.NodeMillisecondsPerRun:F2} ms in nodes ({file})"));
+        output.WriteLine($"{"operator",-24} {"nodes",5} {"ms/run",8} {"share",7} {"GMAC/s",8}");
+        foreach (var o in profile.Operators)
+            output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{o.OpType,-24} {o.Nodes,5} {o.MillisecondsPerRun,8:F2} {o.Share,7:P1} {(o.GmacPerSecond is { } r ? r.ToString("F1", CultureInfo.InvariantCulture) : "-"),8}"));
+        output.WriteLine($"{"slowest nodes",-40} {"operator",-16} {"ms/run",8} {"share",7} {"GMAC",7} {"GMAC/s",8}");
+        foreach (var n in profile.Nodes.Take(10))
+            output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"{n.Node,-40} {n.OpType,-16} {n.MillisecondsPerRun,8:F2} {n.Share,7:P1} {(n.GigaMacs is { } g ? g.ToString("F3", CultureInfo.InvariantCulture) : "-"),7} {(n.GmacPerSecond is { } r ? r.ToString("F1", CultureInfo.InvariantCulture) : "-"),8}"));
+    }
+
     public static Command Create(CliConsole console)
     {
         var models = new Option<FileInfo[]>("--onnx") { Description = "ONNX model(s) to time; several are measured interleaved", AllowMultipleArgumentsPerToken = false };
@@ -68,9 +96,10 @@ public static class BenchCommand
         var minSeconds = new Option<double>("--min-seconds") { DefaultValueFactory = _ => 5 };
         var maxSeconds = new Option<double>("--max-seconds") { DefaultValueFactory = _ => 120 };
         var json = new Option<bool>("--json") { Description = "One JSON document on stdout (one object, or a list for several models)" };
+        var profile = new Option<bool>("--profile") { Description = "Then profile each model in a session of its own: time per operator type and node, MAC rate of convolutions" };
         var command = new Command("bench", "Latency of ONNX models under the measurement protocol (--onnx), or: train | quality | inference | search | chaos.")
         {
-            models, input, threads, provider, warmup, minRuns, minSeconds, maxSeconds, json,
+            models, input, threads, provider, warmup, minRuns, minSeconds, maxSeconds, json, profile,
         };
         command.SetAction((parse, cancellation) => SrMobileCommand.Guard(console, () =>
         {
@@ -93,9 +122,15 @@ public static class BenchCommand
             var results = LatencyMeasurement.Measure(files.Select(f => f.FullName).ToList(), protocol,
                 new InlineProgress<(int Runs, double Seconds)>(p => bar.Report(p.Runs)));
             bar.Finish(results[0].Runs);
+            // Profiling slows every run, so the latency above comes from sessions without it.
+            var profiles = parse.GetValue(profile) ? files.Select(f => Profile(f.FullName, protocol)).ToList() : null;
             if (parse.GetValue(json))
             {
-                console.Out.WriteLine(results.Count == 1 ? JsonSerializer.Serialize(results[0], LatencyJson) : JsonSerializer.Serialize(results, LatencyJson));
+                object document = profiles is null
+                    ? (results.Count == 1 ? results[0] : results)
+                    : (results.Count == 1 ? new { Latency = results[0], Profile = profiles[0].Summary, ProfileFile = profiles[0].File }
+                        : results.Zip(profiles, (r, p) => new { Latency = r, Profile = p.Summary, ProfileFile = p.File }).ToList());
+                console.Out.WriteLine(JsonSerializer.Serialize(document, LatencyJson));
             }
             else
             {
@@ -110,6 +145,8 @@ public static class BenchCommand
                 }
                 for (var i = 1; i < results.Count; i++)
                     console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"median ratio {labels[i]} / {labels[0]}: {results[i].MedianMs / results[0].MedianMs:F3}"));
+                foreach (var (p, label) in (profiles ?? []).Zip(labels))
+                    PrintProfile(console.Out, label, p.Summary, p.File);
             }
             return Task.FromResult(0);
         }));

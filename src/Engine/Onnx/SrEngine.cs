@@ -18,6 +18,9 @@ public sealed record EngineOptions
 
     /// <summary>When set, ORT writes the graph it actually runs here (at the extended level: portable).</summary>
     public string? OptimizedModelPath { get; init; }
+
+    /// <summary>When set, ORT times every node of every run into a JSON file whose name starts with this (<see cref="SrEngine.EndProfiling"/>).</summary>
+    public string? ProfilePrefix { get; init; }
 }
 
 /// <summary>
@@ -85,6 +88,12 @@ public sealed class SrEngine : IDisposable
         };
         if (options.OptimizedModelPath is not null)
             sessionOptions.OptimizedModelFilePath = options.OptimizedModelPath;
+        if (options.ProfilePrefix is not null)
+        {
+            // The prefix first: enabling reads it.
+            sessionOptions.ProfileOutputPathPrefix = options.ProfilePrefix;
+            sessionOptions.EnableProfiling = true;
+        }
         switch (options.Provider)
         {
             case "cpu":
@@ -178,6 +187,11 @@ public sealed class SrEngine : IDisposable
         var b = Prepare(width, height);
         session.Run(runOptions, [inputName], [b.Input], [outputName], [b.Output]);
     }
+
+    /// <summary>Ends the profile of a session loaded with <see cref="EngineOptions.ProfilePrefix"/>; returns its file (see <see cref="OnnxProfile"/>).</summary>
+    public string EndProfiling() => Options.ProfilePrefix is null
+        ? throw new InvalidOperationException($"{ModelPath}: the session was loaded without profiling")
+        : session.EndProfiling();
 
     public void Dispose()
     {
