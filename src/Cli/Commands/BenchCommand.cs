@@ -130,7 +130,8 @@ public static class BenchCommand
                     ? (results.Count == 1 ? results[0] : results)
                     : (results.Count == 1 ? new { Latency = results[0], Profile = profiles[0].Summary, ProfileFile = profiles[0].File }
                         : results.Zip(profiles, (r, p) => new { Latency = r, Profile = p.Summary, ProfileFile = p.File }).ToList());
-                console.Out.WriteLine(JsonSerializer.Serialize(document, LatencyJson));
+                // Snake case throughout, as the latency result's own names are.
+                console.Out.WriteLine(JsonSerializer.Serialize(document, profiles is null ? LatencyJson : Json));
             }
             else
             {
