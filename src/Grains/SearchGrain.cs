@@ -1,5 +1,3 @@
-using System.Security.Cryptography;
-using System.Text;
 using Microsoft.Extensions.Options;
 using SrMobile.Contracts;
 using SrMobile.Grains.Placement;
@@ -67,7 +65,7 @@ public sealed class SearchGrain(
     private IReadOnlyList<CandidateSpec>? grid;
 
     /// <summary>The submitted spec's candidates in grid order (empty before a submit), computed once per activation.</summary>
-    private IReadOnlyList<CandidateSpec> Grid => grid ??= state.State.SpecText is { } text ? [.. Expand(Stored(text))] : [];
+    private IReadOnlyList<CandidateSpec> Grid => grid ??= state.State.SpecText is { } text ? [.. SearchGrid.Expand(Stored(text))] : [];
 
     /// <summary>A stored spec passed the limits when it was submitted; limits changed since must not break it.</summary>
     private static SearchSpec Stored(string text) => SearchSpecReader.Parse(text, SpecLimits.None).Spec!;
@@ -81,9 +79,16 @@ public sealed class SearchGrain(
                 Track(view.Key, view.Stage, view.Version);
         }
         ExpandInBackground();
-        if (state.State.SpecText is not null && !Current().Finished)
-            StartWatching();
+        if (state.State.SpecText is not null)
+        {
+            // A search stored before the index existed, or whose submit was cut between the two writes, is listed from here on.
+            await Index().Add(this.GetPrimaryKeyString());
+            if (!Current().Finished)
+                StartWatching();
+        }
     }
+
+    private ISearchIndexGrain Index() => GrainFactory.GetGrain<ISearchIndexGrain>(ISearchIndexGrain.Key);
 
     /// <summary>The reminder only brings the search back after a restart; its activation starts the watch.</summary>
     public Task ReceiveReminder(string reminderName, TickStatus status) => Task.CompletedTask;
@@ -97,7 +102,7 @@ public sealed class SearchGrain(
         if (spec.Name != this.GetPrimaryKeyString())
             return new SubmitResult(false, false, 0, [new SpecError("name", $"'{spec.Name}' submitted to search '{this.GetPrimaryKeyString()}'")]);
 
-        var hash = Hash(specText);
+        var hash = SearchGrid.Hash(specText);
         if (state.State.SpecHash is { } existing && existing != hash)
             return new SubmitResult(false, false, 0, [new SpecError("name", $"search '{spec.Name}' exists with another spec; use a new name")]);
         var created = state.State.SpecHash is null;
@@ -110,6 +115,8 @@ public sealed class SearchGrain(
             await this.RegisterOrUpdateReminder(RepairReminder, options.Value.ReminderPeriod, options.Value.ReminderPeriod);
             StartWatching();
         }
+        // Stored first, listed second: a crash between the two is mended by the next activation's add.
+        await Index().Add(spec.Name);
         ExpandInBackground();
         return new SubmitResult(true, created, Grid.Count, []);
     }
@@ -236,6 +243,17 @@ public sealed class SearchGrain(
     public Task<SearchSpec?> Spec() =>
         Task.FromResult(state.State.SpecText is { } text ? Stored(text) : null);
 
+    public Task<CandidatePage> Candidates(CandidateStage? stage, int skip, int take)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(skip);
+        ArgumentOutOfRangeException.ThrowIfNegative(take);
+        var matching = Grid.Take(state.State.Expanded)
+            .Select(c => new CandidateListing(c.Key, stages.TryGetValue(c.Key, out var known) ? known.Stage : CandidateStage.Queued))
+            .Where(c => stage is null || c.Stage == stage)
+            .ToList();
+        return Task.FromResult(new CandidatePage(matching.Count, [.. matching.Skip(skip).Take(take)]));
+    }
+
     public async Task Cancel()
     {
         state.State.Cancelled = true;
@@ -243,19 +261,4 @@ public sealed class SearchGrain(
         await Task.WhenAll(Grid.Take(state.State.Expanded).Select(c => GrainFactory.GetGrain<ICandidateGrain>(c.Key).Cancel("search cancelled")));
     }
 
-    /// <summary>The grid in a fixed order: scale, depth, width, quantization recipe.</summary>
-    public static IEnumerable<CandidateSpec> Expand(SearchSpec spec)
-    {
-        var trainingHash = Hash(string.Join('|', spec.Training.Iterations, spec.Training.BatchSize, spec.Training.PatchSize,
-            spec.Training.LearningRate.ToString("R", System.Globalization.CultureInfo.InvariantCulture),
-            string.Join(',', spec.Training.LearningRateMilestones.Select(m => m.ToString("R", System.Globalization.CultureInfo.InvariantCulture))),
-            spec.Datasets.Train))[..12];
-        foreach (var scale in spec.Scales)
-            foreach (var depth in spec.Depths)
-                foreach (var width in spec.Widths)
-                    foreach (var quantization in spec.Quantization)
-                        yield return new CandidateSpec(spec.Name, scale, depth, width, quantization, spec.Training, trainingHash, spec.Priority, spec.Datasets, spec.Devices, spec.Protocol, spec.MaxMilliseconds);
-    }
-
-    private static string Hash(string text) => Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(text))).ToLowerInvariant();
 }

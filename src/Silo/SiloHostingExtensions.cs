@@ -34,7 +34,7 @@ public static class SiloHostingExtensions
     {
         var configuration = builder.Configuration;
         var roles = configuration.GetSection("SrMobile:Roles").Get<string[]>() ?? [SiloRoles.Coordinator, SiloRoles.Trainer, SiloRoles.Device];
-        var dataFolder = configuration["SrMobile:DataFolder"] ?? Path.Combine(Environment.CurrentDirectory, ".srmobile", "state");
+        var dataFolder = DataFolder(configuration);
         var siloPort = configuration.GetValue("SrMobile:SiloPort", 11111);
         var gatewayPort = configuration.GetValue("SrMobile:GatewayPort", 30000);
         var clusterId = NonEmpty(configuration, "SrMobile:ClusterId") ?? DefaultClusterId;
@@ -78,10 +78,7 @@ public static class SiloHostingExtensions
     {
         var storage = StorageSettings.From(configuration);
         silo.AddSrMobileGrainStorage(storage, dataFolder);
-        var artifactFolder = NonEmpty(configuration, $"{StorageSettings.Section}:ArtifactFolder");
-        silo.Services.AddSingleton<IArtifactStore>(storage.IsAzure
-            ? new BlobArtifactStore(new BlobServiceClient(storage.ConnectionString), localRoot: artifactFolder)
-            : new LocalArtifactStore(artifactFolder ?? Path.Combine(dataFolder, "artifacts")));
+        silo.Services.AddSingleton(ArtifactStore(configuration, dataFolder));
         silo.AddSiloRoles(roles);
         // Orleans caches the address of every grain it has called (up to a million by default), finished candidates
         // included: 40 MB on a 100,000-candidate search. The grains in work at any time are far fewer.
@@ -124,6 +121,24 @@ public static class SiloHostingExtensions
         }
         return silo;
     }
+
+    /// <summary>
+    /// The artifact store of the storage kind: Azure Blob for <c>azure</c>, else the local folder
+    /// <c>SrMobile:Storage:ArtifactFolder</c> (default <paramref name="dataFolder"/>/artifacts). A client with the silo's
+    /// settings (<c>srmobile search fetch --cluster</c>) reads the same store.
+    /// </summary>
+    public static IArtifactStore ArtifactStore(IConfiguration configuration, string dataFolder)
+    {
+        var storage = StorageSettings.From(configuration);
+        var artifactFolder = NonEmpty(configuration, $"{StorageSettings.Section}:ArtifactFolder");
+        return storage.IsAzure
+            ? new BlobArtifactStore(new BlobServiceClient(storage.ConnectionString), localRoot: artifactFolder)
+            : new LocalArtifactStore(artifactFolder ?? Path.Combine(dataFolder, "artifacts"));
+    }
+
+    /// <summary>The data folder of the local storage kind: <c>SrMobile:DataFolder</c>, default .srmobile/state in the working folder.</summary>
+    public static string DataFolder(IConfiguration configuration) =>
+        configuration["SrMobile:DataFolder"] ?? Path.Combine(Environment.CurrentDirectory, ".srmobile", "state");
 
     private static string? NonEmpty(IConfiguration configuration, string key) =>
         configuration[key] is { } value && !string.IsNullOrWhiteSpace(value) ? value.Trim() : null;

@@ -75,7 +75,7 @@ internal static class SiloTestCluster
         Assert.True(submitted.Accepted, string.Join("; ", submitted.Errors));
         await SearchExpansion.Expanded(cluster.GrainFactory.GetGrain<ISearchGrain>(name));
         var (parsed, _) = SearchSpecReader.Parse(spec);
-        return SearchGrain.Expand(parsed!).Single().Key;
+        return SearchGrid.Expand(parsed!).Single().Key;
     }
 
     /// <summary>Polls the candidate until it reaches <paramref name="stage"/> (or fails), within a deadline generous for a loaded CI machine.</summary>
