@@ -42,6 +42,10 @@ public sealed record CandidateSpec(
 
     public static string DevicePool(string device) => $"device/{device}";
 
+    /// <summary>The pool of a job id of any candidate (<c>…/train</c>, <c>…/measure/{device}</c>), from the id alone.</summary>
+    public static string PoolOfJob(string jobId) =>
+        jobId.LastIndexOf("/measure/", StringComparison.Ordinal) is var at and >= 0 ? DevicePool(jobId[(at + "/measure/".Length)..]) : TrainerPool;
+
     /// <summary>The Pareto front this candidate's measurement on <paramref name="device"/> belongs to.</summary>
     public string ParetoKey(string device) => ParetoKeys.Of(SearchName, Scale, device);
 }

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Options;
 using SrMobile.Contracts;
+using SrMobile.Contracts.Telemetry;
 using SrMobile.Grains.Placement;
 
 namespace SrMobile.Grains;
@@ -51,7 +52,8 @@ public sealed class SearchGrain(
     [PersistentState("search", WorkQueueGrain.StorageName)] IPersistentState<SearchState> state,
     IOptions<SearchOptions> options,
     IOptions<LimitsOptions> limits,
-    IOptions<DataRootOptions> dataRoots) : Grain, ISearchGrain, IRemindable
+    IOptions<DataRootOptions> dataRoots,
+    SrMobileMetrics metrics) : Grain, ISearchGrain, IRemindable
 {
     private const int BatchSize = 500;
     private const int QuietRepairsPerWatch = 500;
@@ -64,6 +66,9 @@ public sealed class SearchGrain(
     private IGrainTimer? watch;
     private IReadOnlyList<CandidateSpec>? grid;
 
+    /// <summary>The stage counts this silo's metrics read (by <see cref="CandidateStage"/>), kept with <see cref="stages"/>.</summary>
+    private int[] stageCounts = [];
+
     /// <summary>The submitted spec's candidates in grid order (empty before a submit), computed once per activation.</summary>
     private IReadOnlyList<CandidateSpec> Grid => grid ??= state.State.SpecText is { } text ? [.. SearchGrid.Expand(Stored(text))] : [];
 
@@ -72,6 +77,8 @@ public sealed class SearchGrain(
 
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
+        stageCounts = metrics.SearchStages(this.GetPrimaryKeyString());
+        Array.Clear(stageCounts);
         foreach (var batch in Grid.Take(state.State.Expanded).Chunk(1000))
         {
             var views = await Task.WhenAll(batch.Select(c => GrainFactory.GetGrain<ICandidateGrain>(c.Key).Get()));
@@ -86,6 +93,12 @@ public sealed class SearchGrain(
             if (!Current().Finished)
                 StartWatching();
         }
+    }
+
+    public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    {
+        metrics.ForgetSearch(this.GetPrimaryKeyString());
+        return Task.CompletedTask;
     }
 
     private ISearchIndexGrain Index() => GrainFactory.GetGrain<ISearchIndexGrain>(ISearchIndexGrain.Key);
@@ -234,8 +247,14 @@ public sealed class SearchGrain(
     /// <summary>Keeps the newest news; <paramref name="touch"/> (a repair's answer) counts as hearing from it.</summary>
     private void Track(string candidateKey, CandidateStage stage, int version, bool touch = false)
     {
-        if (!stages.TryGetValue(candidateKey, out var known) || known.Version < version)
+        var isKnown = stages.TryGetValue(candidateKey, out var known);
+        if (!isKnown || known.Version < version)
+        {
             stages[candidateKey] = (stage, version, DateTimeOffset.UtcNow);
+            if (isKnown)
+                Interlocked.Decrement(ref stageCounts[(int)known.Stage]);
+            Interlocked.Increment(ref stageCounts[(int)stage]);
+        }
         else if (touch)
             stages[candidateKey] = known with { HeardUtc = DateTimeOffset.UtcNow };
     }
