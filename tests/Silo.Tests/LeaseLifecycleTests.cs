@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using SrMobile.Contracts;
-using SrMobile.Grains;
 using SrMobile.Tests;
 
 namespace SrMobile.Silo.Tests;

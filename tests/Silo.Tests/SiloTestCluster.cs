@@ -1,7 +1,6 @@
 using Microsoft.Extensions.DependencyInjection;
 using Orleans.TestingHost;
 using SrMobile.Contracts;
-using SrMobile.Grains;
 using SrMobile.Grains.Placement;
 using SrMobile.Silo.Workers;
 using SrMobile.Tests;

@@ -21,7 +21,7 @@ public sealed class SrMobileMetrics
     public static string DefaultInstance { get; } = $"{Environment.MachineName}-{Environment.ProcessId}";
 
     private static readonly double[] SecondsBuckets = [0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 900, 1800, 3600, 7200, 14400, 43200];
-    private static readonly double[] MillisecondsBuckets = [0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000];
+    private static readonly double[] LatencyBuckets = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10];
     private static readonly double[] PsnrBuckets = [20, 24, 26, 28, 29, 30, 31, 32, 33, 34, 35, 36, 38, 40];
 
     private readonly KeyValuePair<string, object?>[] identity;
@@ -56,10 +56,11 @@ public sealed class SrMobileMetrics
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = SecondsBuckets });
         trainingTime = meter.CreateHistogram("srmobile.training.duration", "s", "Wall time of a training job that reported its result (train, quantize, export, evaluate), by scale and quantization kind",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = SecondsBuckets });
-        psnr = meter.CreateHistogram("srmobile.candidate.int8_psnr", "dB", "Validation PSNR (Y) of the int8 engine's output of each trained candidate, by scale and quantization kind",
+        // Prometheus wants snake_case names and base units: decibels in the name (no unit a suffix would mangle), latency in seconds.
+        psnr = meter.CreateHistogram<double>("srmobile.candidate.int8_psnr_decibels", null, "Validation PSNR (Y) of the int8 engine's output of each trained candidate, by scale and quantization kind",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = PsnrBuckets });
-        latency = meter.CreateHistogram("srmobile.measured.latency", "ms", "Median int8 latency of each measurement under the protocol, by device key",
-            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = MillisecondsBuckets });
+        latency = meter.CreateHistogram("srmobile.measured.latency", "s", "Median int8 latency of each measurement under the protocol, by device key",
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = LatencyBuckets });
     }
 
     /// <summary>The counts of one search (indexed by <see cref="CandidateStage"/>), owned by its grain while it is active here.</summary>
@@ -98,7 +99,7 @@ public sealed class SrMobileMetrics
     public void Int8Psnr(CandidateSpec spec, double decibels) =>
         psnr.Record(decibels, Tags(("scale", spec.Scale), ("quantization", spec.Quantization.Kind)));
 
-    public void Measured(string device, double milliseconds) => latency.Record(milliseconds, Tags(("device", device)));
+    public void Measured(string device, double milliseconds) => latency.Record(milliseconds / 1000, Tags(("device", device)));
 
     private IEnumerable<Measurement<int>> ObserveStages()
     {
