@@ -1,6 +1,10 @@
-using Microsoft.Extensions.Hosting;
+using Microsoft.AspNetCore.Builder;
 using SrMobile.Silo;
+using SrMobile.Silo.Web;
 
-var builder = Host.CreateApplicationBuilder(args);
+var builder = WebApplication.CreateBuilder(args);
 builder.AddSrMobileSilo();
-await builder.Build().RunAsync();
+builder.AddSrMobileWeb();
+var app = builder.Build();
+app.MapSrMobileWeb();
+await app.RunAsync();
