@@ -42,12 +42,8 @@ public sealed record CandidateSpec(
 
     public static string DevicePool(string device) => $"device/{device}";
 
-    /// <summary>The pool of a job id of any candidate (<c>…/train</c>, <c>…/measure/{device}</c>), from the id alone.</summary>
-    public static string PoolOfJob(string jobId) =>
-        jobId.LastIndexOf("/measure/", StringComparison.Ordinal) is var at and >= 0 ? DevicePool(jobId[(at + "/measure/".Length)..]) : TrainerPool;
-
     /// <summary>The Pareto front this candidate's measurement on <paramref name="device"/> belongs to.</summary>
-    public string ParetoKey(string device) => ParetoKeys.Of(SearchName, Scale, device);
+    public string ParetoKey(string device) => $"{SearchName}/x{Scale}/{device}";
 }
 
 /// <summary>One device's verdict on a candidate: latency under the protocol and PSNR of its own int8 output.</summary>
@@ -187,18 +183,6 @@ public sealed record Stall(
         FormattableString.Invariant($"{Pool}: {Reason}; {Waiting} job(s) waiting for {(DateTimeOffset.UtcNow - SinceUtc).TotalSeconds:F0} s");
 }
 
-/// <summary>A candidate of a search and the stage the search last heard of.</summary>
-[GenerateSerializer, Immutable]
-public sealed record CandidateListing(
-    [property: Id(0)] string Key,
-    [property: Id(1)] CandidateStage Stage);
-
-/// <summary>One page of a search's candidates in grid order: <paramref name="Total"/> is the count that matched the filter.</summary>
-[GenerateSerializer, Immutable]
-public sealed record CandidatePage(
-    [property: Id(0)] int Total,
-    [property: Id(1)] IReadOnlyList<CandidateListing> Items);
-
 /// <summary>A search (key: its name). Submitting validates the spec and expands the grid into candidates.</summary>
 public interface ISearchGrain : IGrainWithStringKey
 {
@@ -213,12 +197,6 @@ public interface ISearchGrain : IGrainWithStringKey
 
     /// <summary>The submitted spec; null before a successful submit.</summary>
     Task<SearchSpec?> Spec();
-
-    /// <summary>
-    /// The created candidates in grid order, those at <paramref name="stage"/> only when it is given, <paramref name="take"/>
-    /// of them from the <paramref name="skip"/>-th: a page of a 100,000-candidate search, from memory.
-    /// </summary>
-    Task<CandidatePage> Candidates(CandidateStage? stage, int skip, int take);
 
     /// <summary>Cancels every candidate that has not finished.</summary>
     Task Cancel();

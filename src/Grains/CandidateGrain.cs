@@ -1,7 +1,6 @@
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using SrMobile.Contracts;
-using SrMobile.Contracts.Telemetry;
 using SrMobile.Grains.Placement;
 
 namespace SrMobile.Grains;
@@ -50,8 +49,7 @@ public sealed class CandidateOptions
 public sealed class CandidateGrain(
     [PersistentState("candidate", WorkQueueGrain.StorageName)] IPersistentState<CandidateState> state,
     IOptions<CandidateOptions> options,
-    ILogger<CandidateGrain> log,
-    SrMobileMetrics metrics) : Grain, ICandidateGrain
+    ILogger<CandidateGrain> log) : Grain, ICandidateGrain
 {
     private CandidateState S => state.State;
     private bool Final => S.Stage is CandidateStage.Done or CandidateStage.Failed or CandidateStage.Cancelled;
@@ -123,7 +121,6 @@ public sealed class CandidateGrain(
         var spec = S.Spec!;
         await Persist(spec.Devices.Count == 0 ? CandidateStage.Done : CandidateStage.Measuring);
         Took(lease);
-        metrics.Int8Psnr(spec, result.Int8Psnr);
         // A crash before these enqueues is repaired (Repair enqueues the missing measurement jobs).
         await EnqueuePendingMeasurements();
         return new Verdict(true, null);
@@ -157,7 +154,6 @@ public sealed class CandidateGrain(
             return Refuse(lease, ended.Reason!);
         S.Measurements[measurement.Device] = measurement;
         S.Taken[lease.JobId] = lease.Epoch;
-        metrics.Measured(measurement.Device, measurement.MedianMs);
         var withinLimit = WithinLimit(measurement, out var limit);
         if (!withinLimit)
             S.Errors.Add(FormattableString.Invariant($"{measurement.Device}: {measurement.MedianMs:F2} ms exceeds the constraint of {limit} ms; not on its Pareto front"));
@@ -181,7 +177,6 @@ public sealed class CandidateGrain(
             S.Failures[lease.JobId] = failures - 1;
             return Refuse(lease, ended.Reason!);
         }
-        metrics.Error(retryable ? "work_failed" : "bad_input");
         if (retry)
         {
             S.Errors.Add($"{lease.JobId} (epoch {lease.Epoch}, failure {failures} of {options.Value.MaxAttempts}): {error}; queued again");
@@ -198,7 +193,6 @@ public sealed class CandidateGrain(
     {
         if (S.Spec is null || Final || !CurrentJobs().Contains(jobId))
             return;
-        metrics.Error("lease_lost");
         if (lostLeases >= options.Value.MaxLostLeases)
         {
             await FailWith($"{jobId}: lost {lostLeases} leases (its workers stopped answering), the last: {reason}");
@@ -221,10 +215,7 @@ public sealed class CandidateGrain(
     public async Task DeviceTimedOut(string device, TimeSpan waited)
     {
         if (S.Stage == CandidateStage.Measuring && View().PendingDevices.Contains(device))
-        {
-            metrics.Error("device_timeout");
             await FailWith(FormattableString.Invariant($"no worker of device key '{device}' took its measurement within the spec's device_timeout ({waited.TotalSeconds:F0} s waited)"));
-        }
     }
 
     public async Task<CandidateView> Repair()
@@ -291,7 +282,6 @@ public sealed class CandidateGrain(
 
     private Verdict Refuse(JobLease lease, string reason)
     {
-        metrics.ReportRefused(CandidateSpec.PoolOfJob(lease.JobId));
         log.LogWarning("{Candidate}: refused a report of {Job} under the lease of epoch {Epoch} ({Worker}): {Reason}",
             this.GetPrimaryKeyString(), lease.JobId, lease.Epoch, lease.WorkerId, reason);
         return Verdict.Refused(reason);
@@ -356,7 +346,6 @@ public sealed class CandidateGrain(
         }
         catch
         {
-            metrics.Error("storage");
             DeactivateOnIdle();
             throw;
         }

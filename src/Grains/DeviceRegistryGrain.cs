@@ -1,6 +1,5 @@
 using Microsoft.Extensions.Options;
 using SrMobile.Contracts;
-using SrMobile.Contracts.Telemetry;
 using SrMobile.Grains.Placement;
 
 namespace SrMobile.Grains;
@@ -35,18 +34,9 @@ public sealed class DeviceRegistryOptions
 [SiloRole(SiloRoles.Coordinator)]
 public sealed class DeviceRegistryGrain(
     [PersistentState("devices", WorkQueueGrain.StorageName)] IPersistentState<DeviceRegistryState> state,
-    IOptions<DeviceRegistryOptions> options,
-    SrMobileMetrics metrics) : Grain, IDeviceRegistryGrain
+    IOptions<DeviceRegistryOptions> options) : Grain, IDeviceRegistryGrain
 {
     private readonly Dictionary<string, DateTimeOffset> lastSeen = [];
-
-    public override Task OnActivateAsync(CancellationToken cancellationToken)
-    {
-        // Known but unheard since this activation: offline until their next heartbeat, as List says.
-        foreach (var (workerId, record) in state.State.Workers)
-            metrics.DeviceSeen(workerId, record.Registration.DeviceKey, null, options.Value.OfflineAfter);
-        return Task.CompletedTask;
-    }
 
     public async Task Register(DeviceRegistration registration)
     {
@@ -65,15 +55,13 @@ public sealed class DeviceRegistryGrain(
             throw;
         }
         lastSeen[registration.WorkerId] = now;
-        metrics.DeviceSeen(registration.WorkerId, registration.DeviceKey, now, options.Value.OfflineAfter);
     }
 
     public Task<bool> Heartbeat(string workerId)
     {
-        if (!state.State.Workers.TryGetValue(workerId, out var record))
+        if (!state.State.Workers.ContainsKey(workerId))
             return Task.FromResult(false);
         lastSeen[workerId] = DateTimeOffset.UtcNow;
-        metrics.DeviceSeen(workerId, record.Registration.DeviceKey, lastSeen[workerId], options.Value.OfflineAfter);
         return Task.FromResult(true);
     }
 

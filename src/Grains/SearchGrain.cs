@@ -1,6 +1,7 @@
+using System.Security.Cryptography;
+using System.Text;
 using Microsoft.Extensions.Options;
 using SrMobile.Contracts;
-using SrMobile.Contracts.Telemetry;
 using SrMobile.Grains.Placement;
 
 namespace SrMobile.Grains;
@@ -52,8 +53,7 @@ public sealed class SearchGrain(
     [PersistentState("search", WorkQueueGrain.StorageName)] IPersistentState<SearchState> state,
     IOptions<SearchOptions> options,
     IOptions<LimitsOptions> limits,
-    IOptions<DataRootOptions> dataRoots,
-    SrMobileMetrics metrics) : Grain, ISearchGrain, IRemindable
+    IOptions<DataRootOptions> dataRoots) : Grain, ISearchGrain, IRemindable
 {
     private const int BatchSize = 500;
     private const int QuietRepairsPerWatch = 500;
@@ -66,19 +66,14 @@ public sealed class SearchGrain(
     private IGrainTimer? watch;
     private IReadOnlyList<CandidateSpec>? grid;
 
-    /// <summary>The stage counts this silo's metrics read (by <see cref="CandidateStage"/>), kept with <see cref="stages"/>.</summary>
-    private int[] stageCounts = [];
-
     /// <summary>The submitted spec's candidates in grid order (empty before a submit), computed once per activation.</summary>
-    private IReadOnlyList<CandidateSpec> Grid => grid ??= state.State.SpecText is { } text ? [.. SearchGrid.Expand(Stored(text))] : [];
+    private IReadOnlyList<CandidateSpec> Grid => grid ??= state.State.SpecText is { } text ? [.. Expand(Stored(text))] : [];
 
     /// <summary>A stored spec passed the limits when it was submitted; limits changed since must not break it.</summary>
     private static SearchSpec Stored(string text) => SearchSpecReader.Parse(text, SpecLimits.None).Spec!;
 
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
-        stageCounts = metrics.SearchStages(this.GetPrimaryKeyString());
-        Array.Clear(stageCounts);
         foreach (var batch in Grid.Take(state.State.Expanded).Chunk(1000))
         {
             var views = await Task.WhenAll(batch.Select(c => GrainFactory.GetGrain<ICandidateGrain>(c.Key).Get()));
@@ -86,22 +81,9 @@ public sealed class SearchGrain(
                 Track(view.Key, view.Stage, view.Version);
         }
         ExpandInBackground();
-        if (state.State.SpecText is not null)
-        {
-            // A search stored before the index existed, or whose submit was cut between the two writes, is listed from here on.
-            await Index().Add(this.GetPrimaryKeyString());
-            if (!Current().Finished)
-                StartWatching();
-        }
+        if (state.State.SpecText is not null && !Current().Finished)
+            StartWatching();
     }
-
-    public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
-    {
-        metrics.ForgetSearch(this.GetPrimaryKeyString());
-        return Task.CompletedTask;
-    }
-
-    private ISearchIndexGrain Index() => GrainFactory.GetGrain<ISearchIndexGrain>(ISearchIndexGrain.Key);
 
     /// <summary>The reminder only brings the search back after a restart; its activation starts the watch.</summary>
     public Task ReceiveReminder(string reminderName, TickStatus status) => Task.CompletedTask;
@@ -115,7 +97,7 @@ public sealed class SearchGrain(
         if (spec.Name != this.GetPrimaryKeyString())
             return new SubmitResult(false, false, 0, [new SpecError("name", $"'{spec.Name}' submitted to search '{this.GetPrimaryKeyString()}'")]);
 
-        var hash = SearchGrid.Hash(specText);
+        var hash = Hash(specText);
         if (state.State.SpecHash is { } existing && existing != hash)
             return new SubmitResult(false, false, 0, [new SpecError("name", $"search '{spec.Name}' exists with another spec; use a new name")]);
         var created = state.State.SpecHash is null;
@@ -128,8 +110,6 @@ public sealed class SearchGrain(
             await this.RegisterOrUpdateReminder(RepairReminder, options.Value.ReminderPeriod, options.Value.ReminderPeriod);
             StartWatching();
         }
-        // Stored first, listed second: a crash between the two is mended by the next activation's add.
-        await Index().Add(spec.Name);
         ExpandInBackground();
         return new SubmitResult(true, created, Grid.Count, []);
     }
@@ -247,31 +227,14 @@ public sealed class SearchGrain(
     /// <summary>Keeps the newest news; <paramref name="touch"/> (a repair's answer) counts as hearing from it.</summary>
     private void Track(string candidateKey, CandidateStage stage, int version, bool touch = false)
     {
-        var isKnown = stages.TryGetValue(candidateKey, out var known);
-        if (!isKnown || known.Version < version)
-        {
+        if (!stages.TryGetValue(candidateKey, out var known) || known.Version < version)
             stages[candidateKey] = (stage, version, DateTimeOffset.UtcNow);
-            if (isKnown)
-                Interlocked.Decrement(ref stageCounts[(int)known.Stage]);
-            Interlocked.Increment(ref stageCounts[(int)stage]);
-        }
         else if (touch)
             stages[candidateKey] = known with { HeardUtc = DateTimeOffset.UtcNow };
     }
 
     public Task<SearchSpec?> Spec() =>
         Task.FromResult(state.State.SpecText is { } text ? Stored(text) : null);
-
-    public Task<CandidatePage> Candidates(CandidateStage? stage, int skip, int take)
-    {
-        ArgumentOutOfRangeException.ThrowIfNegative(skip);
-        ArgumentOutOfRangeException.ThrowIfNegative(take);
-        var matching = Grid.Take(state.State.Expanded)
-            .Select(c => new CandidateListing(c.Key, stages.TryGetValue(c.Key, out var known) ? known.Stage : CandidateStage.Queued))
-            .Where(c => stage is null || c.Stage == stage)
-            .ToList();
-        return Task.FromResult(new CandidatePage(matching.Count, [.. matching.Skip(skip).Take(take)]));
-    }
 
     public async Task Cancel()
     {
@@ -280,4 +243,19 @@ public sealed class SearchGrain(
         await Task.WhenAll(Grid.Take(state.State.Expanded).Select(c => GrainFactory.GetGrain<ICandidateGrain>(c.Key).Cancel("search cancelled")));
     }
 
+    /// <summary>The grid in a fixed order: scale, depth, width, quantization recipe.</summary>
+    public static IEnumerable<CandidateSpec> Expand(SearchSpec spec)
+    {
+        var trainingHash = Hash(string.Join('|', spec.Training.Iterations, spec.Training.BatchSize, spec.Training.PatchSize,
+            spec.Training.LearningRate.ToString("R", System.Globalization.CultureInfo.InvariantCulture),
+            string.Join(',', spec.Training.LearningRateMilestones.Select(m => m.ToString("R", System.Globalization.CultureInfo.InvariantCulture))),
+            spec.Datasets.Train))[..12];
+        foreach (var scale in spec.Scales)
+            foreach (var depth in spec.Depths)
+                foreach (var width in spec.Widths)
+                    foreach (var quantization in spec.Quantization)
+                        yield return new CandidateSpec(spec.Name, scale, depth, width, quantization, spec.Training, trainingHash, spec.Priority, spec.Datasets, spec.Devices, spec.Protocol, spec.MaxMilliseconds);
+    }
+
+    private static string Hash(string text) => Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(text))).ToLowerInvariant();
 }

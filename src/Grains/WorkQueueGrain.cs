@@ -3,7 +3,6 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Orleans.Storage;
 using SrMobile.Contracts;
-using SrMobile.Contracts.Telemetry;
 using SrMobile.Grains.Placement;
 using SrMobile.Grains.Storage;
 
@@ -50,7 +49,7 @@ public sealed class JobRecord
 /// so the next call starts again from what is stored instead of from memory that storage never saw.
 /// </summary>
 [SiloRole(SiloRoles.Coordinator)]
-public sealed class WorkQueueGrain(IOptions<WorkQueueOptions> options, ILogger<WorkQueueGrain> log, SrMobileMetrics metrics) : Grain, IWorkQueueGrain, IRemindable
+public sealed class WorkQueueGrain(IOptions<WorkQueueOptions> options, ILogger<WorkQueueGrain> log) : Grain, IWorkQueueGrain, IRemindable
 {
     public const string StorageName = "srmobile";
     private const string ReclaimReminder = "reclaim";
@@ -64,7 +63,6 @@ public sealed class WorkQueueGrain(IOptions<WorkQueueOptions> options, ILogger<W
     private bool reminderSet;
     private DateTimeOffset? lastPoll;
     private WorkQueueOptions Rules => options.Value;
-    private string Pool => this.GetPrimaryKeyString();
 
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
@@ -90,12 +88,6 @@ public sealed class WorkQueueGrain(IOptions<WorkQueueOptions> options, ILogger<W
         reminderSet = await this.GetReminder(ReclaimReminder) is not null;
         this.RegisterGrainTimer(Tick, new GrainTimerCreationOptions(Rules.ExpiryCheckPeriod, Rules.ExpiryCheckPeriod) { Interleave = false, KeepAlive = false });
         await KeepReminder();
-    }
-
-    public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
-    {
-        metrics.ForgetQueue(Pool);
-        return Task.CompletedTask;
     }
 
     /// <summary>The reminder only brings the queue back (its activation and timer do the work).</summary>
@@ -155,12 +147,9 @@ public sealed class WorkQueueGrain(IOptions<WorkQueueOptions> options, ILogger<W
         job.ExpiresUtc = DateTimeOffset.UtcNow + Rules.LeaseDuration;
         job.Epoch++;
         job.Progress = null;
-        var waited = DateTimeOffset.UtcNow - (job.QueuedSinceUtc ?? DateTimeOffset.UtcNow);
         await Save(job);
         queued.Remove(next);
         leases[lease] = job.JobId;
-        metrics.LeaseGranted(Pool, waited);
-        metrics.QueueDepth(Pool, queued.Count, leases.Count);
         return new JobLease(job.JobId, lease, workerId, job.ExpiresUtc.Value, job.Epoch, job.Payload);
     }
 
@@ -178,21 +167,21 @@ public sealed class WorkQueueGrain(IOptions<WorkQueueOptions> options, ILogger<W
     }
 
     public Task<LeaseOutcome> Complete(Guid leaseId, string result) =>
-        End(leaseId, "completed", job =>
+        End(leaseId, job =>
         {
             job.Status = JobStatus.Completed;
             job.Result = result;
         });
 
     public Task<LeaseOutcome> Fail(Guid leaseId, string error, bool retry) =>
-        End(leaseId, "failed", job =>
+        End(leaseId, job =>
         {
             job.Errors.Add($"epoch {job.Epoch} ({job.WorkerId}): {error}");
             job.Status = retry && !job.CancelRequested ? JobStatus.Queued : JobStatus.Failed;
         });
 
     public Task<LeaseOutcome> Release(Guid leaseId, string reason) =>
-        End(leaseId, "released", job =>
+        End(leaseId, job =>
         {
             job.Errors.Add($"epoch {job.Epoch} ({job.WorkerId}): handed back: {reason}");
             job.Status = job.CancelRequested ? JobStatus.Cancelled : JobStatus.Queued;
@@ -245,8 +234,8 @@ public sealed class WorkQueueGrain(IOptions<WorkQueueOptions> options, ILogger<W
             ended.GetValueOrDefault(JobStatus.Failed), ended.GetValueOrDefault(JobStatus.Cancelled), oldest, lastPoll));
     }
 
-    /// <summary>Ends a live lease (or accepts the same owner's call again when its answer was lost); <paramref name="how"/> names the end for the metrics.</summary>
-    private async Task<LeaseOutcome> End(Guid leaseId, string how, Action<JobRecord> end)
+    /// <summary>Ends a live lease (or accepts the same owner's call again when its answer was lost).</summary>
+    private async Task<LeaseOutcome> End(Guid leaseId, Action<JobRecord> end)
     {
         await ReclaimExpired(CancellationToken.None);
         if (!TryLive(leaseId, out var job, out var rejection, endedCounts: true))
@@ -263,10 +252,7 @@ public sealed class WorkQueueGrain(IOptions<WorkQueueOptions> options, ILogger<W
         leases.Remove(leaseId);
         var position = index[job.JobId];
         if (job.Status == JobStatus.Queued)
-        {
             queued.Add(Key(job));
-            metrics.LeaseRequeued(Pool, how);
-        }
         else
         {
             Count(job.Status, +1);
@@ -299,9 +285,6 @@ public sealed class WorkQueueGrain(IOptions<WorkQueueOptions> options, ILogger<W
             job.EndedUtc = job.Settled ? now : null;
             jobs.Changed((int)job.Sequence);
             notices.Add((job, job.Epoch, reason));
-            metrics.LeaseExpired(Pool);
-            if (job.Status == JobStatus.Queued)
-                metrics.LeaseRequeued(Pool, "expired");
         }
         await Save();
         foreach (var (lease, _) in expired)
@@ -326,7 +309,6 @@ public sealed class WorkQueueGrain(IOptions<WorkQueueOptions> options, ILogger<W
     /// <summary>The reminder is held while a job is queued or leased (a restart must come back to it), dropped when none is.</summary>
     private async Task KeepReminder()
     {
-        metrics.QueueDepth(Pool, queued.Count, leases.Count);
         var needed = queued.Count > 0 || leases.Count > 0;
         if (needed == reminderSet)
             return;
@@ -389,13 +371,9 @@ public sealed class WorkQueueGrain(IOptions<WorkQueueOptions> options, ILogger<W
             job = Job(jobId);
             return true;
         }
-        if (endedCounts && endedBy.TryGetValue(leaseId, out var end))
-        {
-            rejection = new LeaseOutcome(true, $"already ended by this lease at {end.EndedUtc:O}");
-            return false;
-        }
-        metrics.LeaseRefused(Pool);
-        rejection = LeaseOutcome.Rejected($"lease {leaseId} is not live (unknown, already ended, or expired)");
+        rejection = endedCounts && endedBy.TryGetValue(leaseId, out var end)
+            ? new LeaseOutcome(true, $"already ended by this lease at {end.EndedUtc:O}")
+            : LeaseOutcome.Rejected($"lease {leaseId} is not live (unknown, already ended, or expired)");
         return false;
     }
 

@@ -1,10 +1,6 @@
-using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.Hosting;
 using SrMobile.Silo;
-using SrMobile.Silo.Web;
 
-var builder = WebApplication.CreateBuilder(args);
+var builder = Host.CreateApplicationBuilder(args);
 builder.AddSrMobileSilo();
-builder.AddSrMobileWeb();
-var app = builder.Build();
-app.MapSrMobileWeb();
-await app.RunAsync();
+await builder.Build().RunAsync();

@@ -1,4 +1,3 @@
-using System.Diagnostics.Metrics;
 using System.Net;
 using Azure.Storage.Blobs;
 using Microsoft.Extensions.Configuration;
@@ -7,13 +6,11 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 using Orleans.Configuration;
 using SrMobile.Artifacts;
-using SrMobile.Contracts.Telemetry;
 using SrMobile.Engine.Imaging;
 using SrMobile.Grains;
 using SrMobile.Grains.Placement;
 using SrMobile.Grains.Storage;
 using SrMobile.Silo.Training;
-using SrMobile.Silo.Web;
 using SrMobile.Silo.Workers;
 
 namespace SrMobile.Silo;
@@ -36,8 +33,8 @@ public static class SiloHostingExtensions
     public static IHostApplicationBuilder AddSrMobileSilo(this IHostApplicationBuilder builder)
     {
         var configuration = builder.Configuration;
-        var roles = Roles(configuration);
-        var dataFolder = DataFolder(configuration);
+        var roles = configuration.GetSection("SrMobile:Roles").Get<string[]>() ?? [SiloRoles.Coordinator, SiloRoles.Trainer, SiloRoles.Device];
+        var dataFolder = configuration["SrMobile:DataFolder"] ?? Path.Combine(Environment.CurrentDirectory, ".srmobile", "state");
         var siloPort = configuration.GetValue("SrMobile:SiloPort", 11111);
         var gatewayPort = configuration.GetValue("SrMobile:GatewayPort", 30000);
         var clusterId = NonEmpty(configuration, "SrMobile:ClusterId") ?? DefaultClusterId;
@@ -81,10 +78,10 @@ public static class SiloHostingExtensions
     {
         var storage = StorageSettings.From(configuration);
         silo.AddSrMobileGrainStorage(storage, dataFolder);
-        silo.Services.AddSingleton(ArtifactStore(configuration, dataFolder));
-        // Our instruments, labelled with the identity from SrMobile:Metrics (before AddSiloRoles, which only adds a default).
-        var metrics = MetricsOptions.From(configuration);
-        silo.Services.AddSingleton(services => new SrMobileMetrics(services.GetRequiredService<IMeterFactory>(), metrics.ServiceName, metrics.Instance));
+        var artifactFolder = NonEmpty(configuration, $"{StorageSettings.Section}:ArtifactFolder");
+        silo.Services.AddSingleton<IArtifactStore>(storage.IsAzure
+            ? new BlobArtifactStore(new BlobServiceClient(storage.ConnectionString), localRoot: artifactFolder)
+            : new LocalArtifactStore(artifactFolder ?? Path.Combine(dataFolder, "artifacts")));
         silo.AddSiloRoles(roles);
         // Orleans caches the address of every grain it has called (up to a million by default), finished candidates
         // included: 40 MB on a 100,000-candidate search. The grains in work at any time are far fewer.
@@ -127,28 +124,6 @@ public static class SiloHostingExtensions
         }
         return silo;
     }
-
-    /// <summary>
-    /// The artifact store of the storage kind: Azure Blob for <c>azure</c>, else the local folder
-    /// <c>SrMobile:Storage:ArtifactFolder</c> (default <paramref name="dataFolder"/>/artifacts). A client with the silo's
-    /// settings (<c>srmobile search fetch --cluster</c>) reads the same store.
-    /// </summary>
-    public static IArtifactStore ArtifactStore(IConfiguration configuration, string dataFolder)
-    {
-        var storage = StorageSettings.From(configuration);
-        var artifactFolder = NonEmpty(configuration, $"{StorageSettings.Section}:ArtifactFolder");
-        return storage.IsAzure
-            ? new BlobArtifactStore(new BlobServiceClient(storage.ConnectionString), localRoot: artifactFolder)
-            : new LocalArtifactStore(artifactFolder ?? Path.Combine(dataFolder, "artifacts"));
-    }
-
-    /// <summary>The roles of this process: <c>SrMobile:Roles</c> (coordinator, trainer, device; default all).</summary>
-    public static IReadOnlyList<string> Roles(IConfiguration configuration) =>
-        configuration.GetSection("SrMobile:Roles").Get<string[]>() ?? [SiloRoles.Coordinator, SiloRoles.Trainer, SiloRoles.Device];
-
-    /// <summary>The data folder of the local storage kind: <c>SrMobile:DataFolder</c>, default .srmobile/state in the working folder.</summary>
-    public static string DataFolder(IConfiguration configuration) =>
-        configuration["SrMobile:DataFolder"] ?? Path.Combine(Environment.CurrentDirectory, ".srmobile", "state");
 
     private static string? NonEmpty(IConfiguration configuration, string key) =>
         configuration[key] is { } value && !string.IsNullOrWhiteSpace(value) ? value.Trim() : null;

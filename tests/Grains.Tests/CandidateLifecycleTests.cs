@@ -32,7 +32,7 @@ public class CandidateLifecycleTests(ClusterFixture fixture) : IClassFixture<Clu
         var submitted = await search.Submit(text);
         Assert.True(submitted.Accepted, string.Join("; ", submitted.Errors));
         await SearchExpansion.Expanded(search);
-        return (search, SearchGrid.Expand(SearchSpecReader.Parse(text).Spec!).ToList());
+        return (search, SearchGrain.Expand(SearchSpecReader.Parse(text).Spec!).ToList());
     }
 
     private static string Device() => $"dev-{Guid.NewGuid():N}"[..12];

@@ -51,8 +51,6 @@ internal sealed class ProcessCluster : IAsyncDisposable
             ["SrMobile:ServiceId"] = clusterId,
             ["SrMobile:SiloPort"] = TestData.FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["SrMobile:GatewayPort"] = TestData.FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture),
-            // Every silo process is a web host (health, /metrics): each its own port.
-            ["SrMobile:Http:Port"] = TestData.FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["SrMobile:DataFolder"] = folder.File($"{name}-state"),
             ["SrMobile:DataRoots:0"] = TestData.RepositoryRoot,
             // The silos run in the cluster's folder: the simulated specs' relative dataset ('simulated') is taken from there.

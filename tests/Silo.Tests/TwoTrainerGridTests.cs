@@ -1,4 +1,5 @@
 using SrMobile.Contracts;
+using SrMobile.Grains;
 using SrMobile.Tests;
 
 namespace SrMobile.Silo.Tests;
@@ -30,7 +31,7 @@ public class TwoTrainerGridTests
             """;
         var search = cluster.GrainFactory.GetGrain<ISearchGrain>("grid");
         Assert.True((await search.Submit(Spec)).Accepted);
-        var candidates = SearchGrid.Expand(SearchSpecReader.Parse(Spec).Spec!).ToList();
+        var candidates = SearchGrain.Expand(SearchSpecReader.Parse(Spec).Spec!).ToList();
         Assert.Equal(80, candidates.Count);
 
         var deadline = DateTime.UtcNow.AddMinutes(3);

@@ -10,6 +10,7 @@ using Orleans.Configuration;
 using SrMobile.Cli.Chaos;
 using SrMobile.Contracts;
 using SrMobile.Engine;
+using SrMobile.Grains;
 using SrMobile.Grains.Placement;
 using SrMobile.Grains.Storage;
 
@@ -243,8 +244,6 @@ public static class BenchChaosCommand
         ["SrMobile:ServiceId"] = clusterId,
         ["SrMobile:SiloPort"] = AzuriteProcess.FreePort().ToString(CultureInfo.InvariantCulture),
         ["SrMobile:GatewayPort"] = AzuriteProcess.FreePort().ToString(CultureInfo.InvariantCulture),
-        // Every silo process is a web host too (health, /metrics): each its own port.
-        ["SrMobile:Http:Port"] = AzuriteProcess.FreePort().ToString(CultureInfo.InvariantCulture),
         // Each silo its own folders, as machines that share no disk.
         ["SrMobile:DataFolder"] = Path.Combine(folder, $"{name}-state"),
         ["SrMobile:Trainer:WorkFolder"] = Path.Combine(folder, $"{name}-work"),
@@ -310,7 +309,7 @@ public static class BenchChaosCommand
     private static async Task<RunResult> Collect(IClusterClient grains, string label, string specText, double seconds, int workerKills, int coordinatorKills, SiloProcesses silos, CancellationToken cancellation)
     {
         var spec = SearchSpecReader.Parse(specText).Spec!;
-        var candidates = SearchGrid.Expand(spec).ToList();
+        var candidates = SearchGrain.Expand(spec).ToList();
         var views = new List<CandidateView>();
         foreach (var candidate in candidates)
             views.Add(await Retry(() => grains.GetGrain<ICandidateGrain>(candidate.Key).Get(), cancellation));

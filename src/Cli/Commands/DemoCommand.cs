@@ -5,7 +5,7 @@ using SrMobile.Contracts;
 using SrMobile.Engine;
 using SrMobile.Engine.Evaluation;
 using SrMobile.Engine.Metrics;
-using SrMobile.Query;
+using SrMobile.Grains;
 
 namespace SrMobile.Cli.Commands;
 
@@ -39,17 +39,18 @@ public static class DemoCommand
             await host.StartAsync(cancellation);
             try
             {
-                var service = new SearchService(host.Services.GetRequiredService<IGrainFactory>());
-                var submitted = (await service.Submit(SearchSpecWriter.ToJson(spec), cancellation)).Result;
+                var grains = host.Services.GetRequiredService<IGrainFactory>();
+                var search = grains.GetGrain<ISearchGrain>(spec.Name);
+                var submitted = await search.Submit(SearchSpecWriter.ToJson(spec));
                 if (!submitted.Accepted)
                     throw new BadInputException($"{root} holds a demo run with other settings ({string.Join("; ", submitted.Errors)}); add --fresh to start over");
                 console.Error.WriteLine(submitted.Created
                     ? $"demo: {submitted.Candidates} candidates ({string.Join(" × ", $"depths {string.Join('/', spec.Depths)}", $"widths {string.Join('/', spec.Widths)}", string.Join('/', spec.Quantization.Select(q => q.Kind)))}, x3), state in {root}"
                     : $"demo resumes: {submitted.Candidates} candidates, state in {root}");
-                await SearchCommand.Follow(console, service, spec.Name, submitted.Candidates, cancellation);
-                var failed = await PrintCandidates(console.Out, service, spec);
+                await SearchCommand.Follow(console, grains, search, submitted.Candidates, cancellation);
+                var failed = await PrintCandidates(console.Out, grains, spec);
                 console.Out.WriteLine();
-                SearchCommand.PrintFronts(console.Out, (await service.Fronts(spec.Name, cancellation: cancellation))!);
+                await SearchCommand.PrintFronts(console.Out, grains, spec);
                 return failed == 0 ? 0 : 1;
             }
             finally
@@ -85,10 +86,10 @@ public static class DemoCommand
     }
 
     /// <summary>One line per candidate (float and int8 PSNR, time), with bicubic's PSNR on the same images; returns how many failed.</summary>
-    private static async Task<int> PrintCandidates(TextWriter writer, SearchService service, SearchSpec spec)
+    private static async Task<int> PrintCandidates(TextWriter writer, IGrainFactory grains, SearchSpec spec)
     {
         var validation = spec.Datasets.Validation ?? spec.Datasets.Train;
-        var views = await service.Candidates(spec.Name) ?? [];
+        var views = await Task.WhenAll(SearchGrain.Expand(spec).Select(c => grains.GetGrain<ICandidateGrain>(c.Key).Get()));
         foreach (var scale in spec.Scales)
         {
             var bicubic = DatasetEvaluation.Run(validation, scale, ProtocolKind.Y, DatasetEvaluation.BicubicMethod, null).Mean.Psnr;

@@ -10,7 +10,6 @@ using SrMobile.Contracts;
 using SrMobile.Engine;
 using SrMobile.Grains;
 using SrMobile.Grains.Placement;
-using SrMobile.Query;
 using SrMobile.Silo;
 
 namespace SrMobile.Cli.Commands;
@@ -47,15 +46,16 @@ public static class SearchCommand
             await host.StartAsync(cancellation);
             try
             {
-                var service = new SearchService(host.Services.GetRequiredService<IGrainFactory>());
-                var submitted = (await service.Submit(text, cancellation)).Result;
+                var grains = host.Services.GetRequiredService<IGrainFactory>();
+                var search = grains.GetGrain<ISearchGrain>(parsed.Name);
+                var submitted = await search.Submit(text);
                 if (!submitted.Accepted)
                     throw new BadInputException($"{path}: " + string.Join("; ", submitted.Errors));
                 console.Error.WriteLine(submitted.Created
                     ? $"search '{parsed.Name}': {submitted.Candidates} candidates, state in {root}"
                     : $"search '{parsed.Name}' resumes: {submitted.Candidates} candidates, state in {root}");
-                await Follow(console, service, parsed.Name, submitted.Candidates, cancellation);
-                PrintFronts(console.Out, (await service.Fronts(parsed.Name, cancellation: cancellation))!);
+                await Follow(console, grains, search, submitted.Candidates, cancellation);
+                await PrintFronts(console.Out, grains, parsed);
             }
             finally
             {
@@ -69,7 +69,6 @@ public static class SearchCommand
         command.Subcommands.Add(Pareto(console));
         command.Subcommands.Add(Cancel(console));
         command.Subcommands.Add(Devices(console));
-        command.Subcommands.Add(Fetch(console));
         return command;
     }
 
@@ -82,34 +81,13 @@ public static class SearchCommand
         DefaultValueFactory = _ => "127.0.0.1:30000",
     };
 
-    /// <summary>Where a subcommand reaches the cluster: a gateway (<c>--cluster</c>) or the coordinator's HTTP API (<c>--api</c>, which wins when given).</summary>
-    private sealed record Target(Option<string> Cluster, Option<Uri?> Api, Option<string?> ApiKey)
-    {
-        public static Target Create() => new(ClusterOption(),
-            new Option<Uri?>("--api") { Description = "The coordinator's HTTP API, e.g. http://127.0.0.1:8080 (instead of --cluster)" },
-            new Option<string?>("--api-key") { Description = "API key for writes through --api (default: the SRMOBILE_API_KEY environment variable)" });
-
-        public void AddTo(Command command)
-        {
-            command.Options.Add(Cluster);
-            command.Options.Add(Api);
-            command.Options.Add(ApiKey);
-        }
-
-        public Task<int> Run(ParseResult parse, CancellationToken cancellation, Func<ISearchService, Task<int>> body) =>
-            parse.GetValue(Api) is { } api
-                ? WithApi<int>(api, parse.GetValue(ApiKey) ?? Environment.GetEnvironmentVariable("SRMOBILE_API_KEY"), client => body(client))
-                : WithCluster(parse.GetValue(Cluster)!, cancellation, grains => body(new SearchService(grains)));
-    }
-
     private static Command Submit(CliConsole console)
     {
         var spec = new Argument<FileInfo>("spec");
-        var target = Target.Create();
+        var cluster = ClusterOption();
         var json = new Option<bool>("--json");
-        var command = new Command("submit", "Validate a spec and submit it to a running cluster (submitting it again is a no-op).") { spec, json };
-        target.AddTo(command);
-        command.SetAction((parse, cancellation) => SrMobileCommand.Guard(console, () => target.Run(parse, cancellation, async service =>
+        var command = new Command("submit", "Validate a spec and submit it to a running cluster (submitting it again is a no-op).") { spec, cluster, json };
+        command.SetAction((parse, cancellation) => SrMobileCommand.Guard(console, () => WithCluster(parse.GetValue(cluster)!, cancellation, async grains =>
         {
             var path = parse.GetValue(spec)!.FullName;
             var text = InputFile.ReadText(path, "search spec");
@@ -117,7 +95,7 @@ public static class SearchCommand
             var (parsed, errors) = SearchSpecReader.Parse(text, SpecLimits.None);
             if (parsed is null)
                 throw new BadInputException($"{path}: the spec has {errors.Count} problem(s):\n  " + string.Join("\n  ", errors));
-            var result = (await service.Submit(text, cancellation)).Result;
+            var result = await grains.GetGrain<ISearchGrain>(parsed.Name).Submit(text);
             if (!result.Accepted)
                 throw new BadInputException($"{path}: " + string.Join("; ", result.Errors));
             console.Out.WriteLine(parse.GetValue(json)
@@ -131,14 +109,14 @@ public static class SearchCommand
     private static Command Status(CliConsole console)
     {
         var name = new Argument<string>("name");
-        var target = Target.Create();
+        var cluster = ClusterOption();
         var json = new Option<bool>("--json");
-        var command = new Command("status", "Candidates by stage.") { name, json };
-        target.AddTo(command);
-        command.SetAction((parse, cancellation) => SrMobileCommand.Guard(console, () => target.Run(parse, cancellation, async service =>
+        var command = new Command("status", "Candidates by stage.") { name, cluster, json };
+        command.SetAction((parse, cancellation) => SrMobileCommand.Guard(console, () => WithCluster(parse.GetValue(cluster)!, cancellation, async grains =>
         {
-            var status = (await service.Overview(parse.GetValue(name)!, cancellation))?.Status
-                ?? throw new BadInputException($"no search named '{parse.GetValue(name)}' on this cluster");
+            var status = await grains.GetGrain<ISearchGrain>(parse.GetValue(name)!).Status();
+            if (!status.Submitted)
+                throw new BadInputException($"no search named '{status.Name}' on this cluster");
             var stages = Enum.GetValues<CandidateStage>().ToDictionary(s => s.ToString().ToLowerInvariant(), s => status.Stages.GetValueOrDefault(s));
             console.Out.WriteLine(parse.GetValue(json)
                 ? JsonSerializer.Serialize(new
@@ -156,24 +134,29 @@ public static class SearchCommand
     private static Command Pareto(CliConsole console)
     {
         var name = new Argument<string>("name");
-        var target = Target.Create();
-        var csv = new Option<FileInfo?>("--csv") { Description = "Also write every front as CSV (" + FrontCsv.Header + ")" };
+        var cluster = ClusterOption();
+        var csv = new Option<FileInfo?>("--csv") { Description = "Also write every front as CSV (scale, device, candidate, psnr, median_ms, mai_score)" };
         var json = new Option<bool>("--json");
-        var command = new Command("pareto", "The Pareto front per scale and device key.") { name, csv, json };
-        target.AddTo(command);
-        command.SetAction((parse, cancellation) => SrMobileCommand.Guard(console, () => target.Run(parse, cancellation, async service =>
+        var command = new Command("pareto", "The Pareto front per scale and device key.") { name, cluster, csv, json };
+        command.SetAction((parse, cancellation) => SrMobileCommand.Guard(console, () => WithCluster(parse.GetValue(cluster)!, cancellation, async grains =>
         {
-            var fronts = await service.Fronts(parse.GetValue(name)!, cancellation: cancellation)
+            var spec = await grains.GetGrain<ISearchGrain>(parse.GetValue(name)!).Spec()
                 ?? throw new BadInputException($"no search named '{parse.GetValue(name)}' on this cluster");
+            var fronts = new List<(int Scale, string Device, ParetoFrontView View)>();
+            foreach (var scale in spec.Scales)
+                foreach (var device in spec.Devices)
+                    fronts.Add((scale, device, await grains.GetGrain<IParetoGrain>($"{spec.Name}/x{scale}/{device}").Get()));
             if (parse.GetValue(csv) is { } file)
-                await File.WriteAllTextAsync(file.FullName, FrontCsv.Write(fronts), cancellation);
+            {
+                var lines = new List<string> { "scale,device,candidate,psnr,median_ms,mai_score" };
+                lines.AddRange(fronts.SelectMany(f => f.View.Front.Select(p => string.Create(CultureInfo.InvariantCulture,
+                    $"{f.Scale},{f.Device},{p.CandidateKey},{p.Psnr:R},{p.MedianMs:R},{ParetoMath.MaiScore(p.Psnr, p.MedianMs, spec.MaiConstant):R}"))));
+                await File.WriteAllLinesAsync(file.FullName, lines, cancellation);
+            }
             if (parse.GetValue(json))
-                console.Out.WriteLine(JsonSerializer.Serialize(fronts.Select(f => new
-                {
-                    f.Scale, f.Device, front = f.Front.Select(p => new { p.CandidateKey, p.Psnr, p.MedianMs }), hypervolume = f.Hypervolume,
-                }), Json));
+                console.Out.WriteLine(JsonSerializer.Serialize(fronts.Select(f => new { f.Scale, f.Device, front = f.View.Front, hypervolume = f.View.History.LastOrDefault()?.Hypervolume ?? 0 }), Json));
             else
-                PrintFronts(console.Out, fronts);
+                await PrintFronts(console.Out, grains, spec);
             return 0;
         })));
         return command;
@@ -181,13 +164,12 @@ public static class SearchCommand
 
     private static Command Devices(CliConsole console)
     {
-        var target = Target.Create();
+        var cluster = ClusterOption();
         var json = new Option<bool>("--json");
-        var command = new Command("devices", "Device workers registered with the cluster, online or not.") { json };
-        target.AddTo(command);
-        command.SetAction((parse, cancellation) => SrMobileCommand.Guard(console, () => target.Run(parse, cancellation, async service =>
+        var command = new Command("devices", "Device workers registered with the cluster, online or not.") { cluster, json };
+        command.SetAction((parse, cancellation) => SrMobileCommand.Guard(console, () => WithCluster(parse.GetValue(cluster)!, cancellation, async grains =>
         {
-            var devices = (await service.Devices(cancellation)).Workers;
+            var devices = await grains.GetGrain<IDeviceRegistryGrain>(IDeviceRegistryGrain.Key).List();
             if (parse.GetValue(json))
             {
                 console.Out.WriteLine(JsonSerializer.Serialize(devices.Select(d => new
@@ -207,99 +189,25 @@ public static class SearchCommand
         return command;
     }
 
-    private static Command Fetch(CliConsole console)
-    {
-        var name = new Argument<string>("name");
-        var key = new Argument<string>("key") { Description = "The candidate's key, whole or without the search's name (x3-m4-c28/ptq-minmax-100/HASH)" };
-        var output = new Option<DirectoryInfo>("--out") { Description = "Folder to write the model to", Required = true };
-        var kind = new Option<string>("--kind")
-        {
-            Description = $"Which artifact: {string.Join(", ", ArtifactKinds.All)}",
-            DefaultValueFactory = _ => ArtifactKinds.Int8Onnx,
-        };
-        kind.AcceptOnlyFromAmong([.. ArtifactKinds.All]);
-        var target = Target.Create();
-        var command = new Command("fetch", "Download a candidate's model (the int8 ONNX by default), its SHA-256 checked.") { name, key, output, kind };
-        target.AddTo(command);
-        command.SetAction((parse, cancellation) => SrMobileCommand.Guard(console, async () =>
-        {
-            var (search, candidate, folder, what) = (parse.GetValue(name)!, parse.GetValue(key)!, parse.GetValue(output)!.FullName, parse.GetValue(kind)!);
-            string? path;
-            if (parse.GetValue(target.Api) is { } api)
-                path = await WithApi(api, null, client => client.Download(search, candidate, what, folder, cancellation));
-            else
-                path = await WithCluster(parse.GetValue(target.Cluster)!, cancellation, async grains =>
-                    await new SearchService(grains).Artifact(search, candidate, what) is { } artifact ? await FromStore(artifact, folder, cancellation) : null);
-            if (path is null)
-                throw new BadInputException($"search '{search}' has no candidate '{candidate}' with a {what} artifact (is it trained?)");
-            console.Out.WriteLine(path);
-            return 0;
-        }));
-        return command;
-    }
-
-    /// <summary>
-    /// Reads an artifact the way a silo does, from the store its settings name (<c>SrMobile:Storage:*</c>, the same keys
-    /// and environment variables as the silo's), checks its SHA-256 and copies it into <paramref name="folder"/>.
-    /// </summary>
-    private static async Task<string> FromStore(Artifact artifact, string folder, CancellationToken cancellation)
-    {
-        var configuration = NewHostBuilder().Configuration;
-        var store = SiloHostingExtensions.ArtifactStore(configuration, SiloHostingExtensions.DataFolder(configuration));
-        Directory.CreateDirectory(folder);
-        var download = Path.Combine(folder, $".download-{Guid.NewGuid():N}");
-        try
-        {
-            var fetched = await store.Fetch(artifact, download, cancellation);
-            var path = Path.Combine(folder, Path.GetFileName(fetched));
-            File.Copy(fetched, path, overwrite: true);
-            return path;
-        }
-        finally
-        {
-            if (Directory.Exists(download))
-                Directory.Delete(download, recursive: true);
-        }
-    }
-
     private static Command Cancel(CliConsole console)
     {
         var name = new Argument<string>("name");
-        var target = Target.Create();
-        var command = new Command("cancel", "Cancel every unfinished candidate of a search.") { name };
-        target.AddTo(command);
-        command.SetAction((parse, cancellation) => SrMobileCommand.Guard(console, () => target.Run(parse, cancellation, async service =>
+        var cluster = ClusterOption();
+        var command = new Command("cancel", "Cancel every unfinished candidate of a search.") { name, cluster };
+        command.SetAction((parse, cancellation) => SrMobileCommand.Guard(console, () => WithCluster(parse.GetValue(cluster)!, cancellation, async grains =>
         {
-            if (!await service.Cancel(parse.GetValue(name)!, cancellation))
+            var search = grains.GetGrain<ISearchGrain>(parse.GetValue(name)!);
+            if (!(await search.Status()).Submitted)
                 throw new BadInputException($"no search named '{parse.GetValue(name)}' on this cluster");
+            await search.Cancel();
             console.Out.WriteLine($"search '{parse.GetValue(name)}' cancelled");
             return 0;
         })));
         return command;
     }
 
-    /// <summary>Runs <paramref name="body"/> against the HTTP API at <paramref name="api"/>; its refusals (401, 403, 5xx) become bad input naming the status.</summary>
-    private static async Task<T> WithApi<T>(Uri api, string? apiKey, Func<SearchApiClient, Task<T>> body)
-    {
-        if (!api.IsAbsoluteUri || api.Scheme is not ("http" or "https"))
-            throw new BadInputException($"--api must be an http(s) URL, e.g. http://127.0.0.1:8080, not '{api}'");
-        using var http = new HttpClient { BaseAddress = new Uri(api.AbsoluteUri.TrimEnd('/') + "/"), Timeout = TimeSpan.FromMinutes(10) };
-        try
-        {
-            return await body(new SearchApiClient(http, apiKey));
-        }
-        catch (SearchApiException e)
-        {
-            throw new BadInputException($"--api {api}: {e.Message}", e);
-        }
-        catch (HttpRequestException e)
-        {
-            throw new BadInputException($"--api {api}: cannot connect ({e.Message})", e);
-        }
-    }
-
     /// <summary>Connects an Orleans client to the gateway, runs <paramref name="body"/>, disconnects.</summary>
-    private static async Task<T> WithCluster<T>(string endpoint, CancellationToken cancellation, Func<IGrainFactory, Task<T>> body)
+    private static async Task<int> WithCluster(string endpoint, CancellationToken cancellation, Func<IGrainFactory, Task<int>> body)
     {
         var parts = endpoint.Split(':');
         if (parts.Length != 2 || !System.Net.IPAddress.TryParse(parts[0] == "localhost" ? "127.0.0.1" : parts[0], out var address) || !int.TryParse(parts[1], out var port))
@@ -385,18 +293,19 @@ public static class SearchCommand
     /// One bar per stage (trained, quantized, measured), with what the trainers are doing now, until every candidate
     /// is done, failed or cancelled.
     /// </summary>
-    internal static async Task Follow(CliConsole console, SearchService service, string name, int total, CancellationToken cancellation)
+    internal static async Task Follow(CliConsole console, IGrainFactory grains, ISearchGrain search, int total, CancellationToken cancellation)
     {
         var bar = new ProgressBar(console, [("trained  ", total), ("quantized", total), ("measured ", total)]);
+        var trainers = grains.GetGrain<IWorkQueueGrain>(CandidateSpec.TrainerPool);
         while (true)
         {
-            var (status, training) = await service.Progress(name);
+            var status = await search.Status();
             int Count(params CandidateStage[] stages) => stages.Sum(s => status.Stages.GetValueOrDefault(s));
             var measured = Count(CandidateStage.Done);
             var quantized = measured + Count(CandidateStage.Measuring);
             var trained = quantized + Count(CandidateStage.Quantizing);
             var finished = Count(CandidateStage.Done, CandidateStage.Failed, CandidateStage.Cancelled);
-            var running = training
+            var running = (await trainers.Leased()).Where(j => j.JobId.StartsWith(status.Name + "/", StringComparison.Ordinal))
                 .Select(j => j.Progress is { Iteration: > 0 } p
                     ? string.Create(CultureInfo.InvariantCulture, $"{CandidateName(j.JobId)} {p.Stage} it {p.Iteration} loss {p.Loss:F2}{(p.ValidationPsnr is { } v ? $" val {v:F2} dB" : "")}")
                     : $"{CandidateName(j.JobId)} {j.Progress?.Stage ?? "starting"}");
@@ -419,10 +328,6 @@ public static class SearchCommand
         }
     }
 
-    /// <summary>The same over a grain factory (<c>bench search</c> follows its search this way).</summary>
-    internal static Task Follow(CliConsole console, IGrainFactory grains, ISearchGrain search, int total, CancellationToken cancellation) =>
-        Follow(console, new SearchService(grains), search.GetPrimaryKeyString(), total, cancellation);
-
     /// <summary><c>x3-m4-c28/qat-300-0.0001</c> of a job id <c>{search}/x3-m4-c28/qat-300-0.0001/{hash}/train</c>.</summary>
     private static string CandidateName(string jobId)
     {
@@ -430,15 +335,22 @@ public static class SearchCommand
         return parts.Length >= 3 ? $"{parts[1]}/{parts[2]}" : jobId;
     }
 
-    public static void PrintFronts(TextWriter writer, IReadOnlyList<FrontView> fronts)
+    public static async Task PrintFronts(TextWriter writer, IGrainFactory grains, SearchSpec spec)
     {
-        foreach (var front in fronts)
+        foreach (var scale in spec.Scales)
         {
-            writer.WriteLine($"Pareto front x{front.Scale} on {front.Device}: {front.Front.Count} of {front.All.Count} candidates" +
-                (front.History.Count > 0 ? string.Create(CultureInfo.InvariantCulture, $", hypervolume {front.Hypervolume:F1}") : ""));
-            writer.WriteLine($"  {"candidate",-48} {"int8 PSNR",9} {"median ms",10} {"MAI score",12}");
-            foreach (var point in front.Front)
-                writer.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {point.CandidateKey,-48} {point.Psnr,9:F2} {point.MedianMs,10:F2} {point.MaiScore,12:G4}"));
+            foreach (var device in spec.Devices)
+            {
+                var view = await grains.GetGrain<IParetoGrain>($"{spec.Name}/x{scale}/{device}").Get();
+                writer.WriteLine($"Pareto front x{scale} on {device}: {view.Front.Count} of {view.All.Count} candidates" +
+                    (view.History.Count > 0 ? string.Create(CultureInfo.InvariantCulture, $", hypervolume {view.History[^1].Hypervolume:F1}") : ""));
+                writer.WriteLine($"  {"candidate",-48} {"int8 PSNR",9} {"median ms",10} {"MAI score",12}");
+                foreach (var point in view.Front)
+                {
+                    writer.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                        $"  {point.CandidateKey,-48} {point.Psnr,9:F2} {point.MedianMs,10:F2} {ParetoMath.MaiScore(point.Psnr, point.MedianMs, spec.MaiConstant),12:G4}"));
+                }
+            }
         }
     }
 }

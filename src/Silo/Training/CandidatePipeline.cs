@@ -91,10 +91,10 @@ public sealed class CandidatePipeline(string workFolder, int threads) : ICandida
         var trainedIterations = AbpnCheckpoint.Load(floatRun.LastCheckpoint).Metadata.Iteration;
         return new TrainedCandidate(floatPsnr, int8.Mean.Psnr, int8.Mean.Ssim, trainedIterations,
         [
-            Describe(ArtifactKinds.FloatCheckpoint, floatRun.BestCheckpoint),
-            Describe(ArtifactKinds.FloatOnnx, floatOnnx),
-            Describe(ArtifactKinds.Int8Onnx, int8Onnx),
-            Describe(ArtifactKinds.TrainingRecord, floatRun.Record),
+            Describe("float-checkpoint", floatRun.BestCheckpoint),
+            Describe("float-onnx", floatOnnx),
+            Describe("int8-onnx", int8Onnx),
+            Describe("training-record", floatRun.Record),
         ]);
     }
 

@@ -20,7 +20,7 @@ public sealed class EngineMeasurer(IArtifactStore artifacts, IOptions<DeviceOpti
 
     public async Task<DeviceMeasurement> Measure(string device, CandidateSpec spec, TrainedCandidate trained, CancellationToken cancellation)
     {
-        var path = await artifacts.Fetch(trained.Artifacts.Single(a => a.Kind == ArtifactKinds.Int8Onnx), options.Value.ArtifactFolder, cancellation);
+        var path = await artifacts.Fetch(trained.Artifacts.Single(a => a.Kind == "int8-onnx"), options.Value.ArtifactFolder, cancellation);
         return await Task.Run(() => Measure(device, spec, path), cancellation);
     }
 

@@ -2,7 +2,6 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using SrMobile.Artifacts;
 using SrMobile.Contracts;
-using SrMobile.Contracts.Telemetry;
 using SrMobile.Silo.Training;
 using SrMobile.Training.Trainer;
 
@@ -43,8 +42,7 @@ public sealed class TrainerOptions
 /// <see cref="IArtifactStore"/>, and reports the result to the candidate, which completes the lease.
 /// </summary>
 public sealed class TrainerWorker(
-    IGrainFactory grains, ICandidateTrainer trainer, IArtifactStore artifacts, IOptions<TrainerOptions> options, ILogger<TrainerWorker> log,
-    SrMobileMetrics metrics, MachineGate? gate = null)
+    IGrainFactory grains, ICandidateTrainer trainer, IArtifactStore artifacts, IOptions<TrainerOptions> options, ILogger<TrainerWorker> log, MachineGate? gate = null)
     : LeasingWorker(grains, log, gate)
 {
     protected override string Pool => CandidateSpec.TrainerPool;
@@ -57,7 +55,6 @@ public sealed class TrainerWorker(
     protected override async Task Work(JobLease lease, LeaseKeeper keeper, CancellationToken stoppingToken)
     {
         var settings = options.Value;
-        var clock = System.Diagnostics.Stopwatch.StartNew();
         var candidate = Candidate(lease);
         var started = await Contained($"starting {lease.JobId}", () => candidate.TrainingStarted(lease), ReportPatience, keeper.Token);
         if (!Taken(started, lease, "the start"))
@@ -106,8 +103,7 @@ public sealed class TrainerWorker(
             await Task.WhenAll(reports);
         }
         var result = trained with { Artifacts = await Store(trained.Artifacts, settings.WorkFolder, keeper.Token) };
-        if (Taken(await Contained($"reporting {lease.JobId}", () => candidate.Trained(lease, result), ReportPatience, CancellationToken.None), lease, "the result"))
-            metrics.Trained(spec, clock.Elapsed);
+        Taken(await Contained($"reporting {lease.JobId}", () => candidate.Trained(lease, result), ReportPatience, CancellationToken.None), lease, "the result");
     }
 
     /// <summary>The files a resumed job needs, with what was last stored of each.</summary>
