@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Text.Json;
 using SrMobile.Cli.Commands;
 using SrMobile.Engine;
 
@@ -7,6 +8,9 @@ namespace SrMobile.Cli;
 /// <summary>The <c>srmobile</c> command tree. Exit codes: 0 done, 1 usage error, 2 bad input, 130 cancelled.</summary>
 public static class SrMobileCommand
 {
+    /// <summary>How every command writes --json: indented, snake_case.</summary>
+    internal static readonly JsonSerializerOptions Json = new() { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
+
     public const int BadInput = 2;
     public const int Cancelled = 130;
 
@@ -20,6 +24,8 @@ public static class SrMobileCommand
         root.Subcommands.Add(QuantizeCommand.Create(console));
         root.Subcommands.Add(BenchCommand.Create(console));
         root.Subcommands.Add(SearchCommand.Create(console));
+        root.Subcommands.Add(DeviceCommand.Create(console));
+        root.Subcommands.Add(SiloCommand.Create());
         // Ctrl-C cancels the token; training then writes its checkpoint, which may take a few seconds.
         var configuration = new InvocationConfiguration { Output = console.Out, Error = console.Error, ProcessTerminationTimeout = TimeSpan.FromSeconds(60) };
         return await root.Parse(args).InvokeAsync(configuration, cancellation);

@@ -28,7 +28,8 @@ public sealed record CandidateSpec(
     [property: Id(8)] SearchDatasets Datasets,
     [property: Id(9)] IReadOnlyList<string> Devices,
     [property: Id(10)] MeasurementProtocol Protocol,
-    [property: Id(11)] IReadOnlyDictionary<string, double> MaxMilliseconds)
+    [property: Id(11)] IReadOnlyDictionary<string, double> MaxMilliseconds,
+    [property: Id(12)] IReadOnlyDictionary<string, string>? Activations = null)
 {
     /// <summary>The canonical key: one grain, and so one run, per grid point however many workers there are.</summary>
     public string Key => $"{SearchName}/x{Scale}-m{Depth}-c{Width}/{Quantization.Key}/{TrainingHash}";
@@ -40,13 +41,26 @@ public sealed record CandidateSpec(
 
     public string MeasurementJobId(string device) => $"{Key}/measure/{device}";
 
-    public static string DevicePool(string device) => $"device/{device}";
+    public const string DevicePoolPrefix = "device/";
+
+    public static string DevicePool(string device) => DevicePoolPrefix + device;
+
+    /// <summary>The pool of a job id of any candidate (<c>…/train</c>, <c>…/measure/{device}</c>), from the id alone.</summary>
+    public static string PoolOfJob(string jobId) =>
+        jobId.LastIndexOf("/measure/", StringComparison.Ordinal) is var at and >= 0 ? DevicePool(jobId[(at + "/measure/".Length)..]) : TrainerPool;
 
     /// <summary>The Pareto front this candidate's measurement on <paramref name="device"/> belongs to.</summary>
-    public string ParetoKey(string device) => $"{SearchName}/x{Scale}/{device}";
+    public string ParetoKey(string device) => ParetoKeys.Of(SearchName, Scale, device);
 }
 
-/// <summary>One device's verdict on a candidate: latency under the protocol and PSNR of its own int8 output.</summary>
+/// <summary>
+/// One device's verdict on a candidate: latency under the protocol and PSNR of its own int8 output.
+/// <see cref="ProtocolJson"/> is the whole latency record (protocol, environment, every statistic);
+/// <see cref="Cov"/> its coefficient of variation (std / mean of the runs), <see cref="Repeats"/> how many times the
+/// protocol was run again because the CoV was above the device's limit (the lowest-CoV run is kept),
+/// <see cref="Activations"/> the activation type of the graph measured (<see cref="ActivationTypes"/>), and
+/// <see cref="Canary"/> the device's canary reading when it measured (null where it had none).
+/// </summary>
 [GenerateSerializer, Immutable]
 public sealed record DeviceMeasurement(
     [property: Id(0)] string Device,
@@ -56,7 +70,11 @@ public sealed record DeviceMeasurement(
     [property: Id(4)] string Engine,
     [property: Id(5)] double Psnr,
     [property: Id(6)] double Ssim,
-    [property: Id(7)] string ProtocolJson);
+    [property: Id(7)] string ProtocolJson,
+    [property: Id(8)] double Cov = double.NaN,
+    [property: Id(9)] int Repeats = 0,
+    [property: Id(10)] string Activations = ActivationTypes.UInt8,
+    [property: Id(11)] CanaryReading? Canary = null);
 
 [GenerateSerializer, Immutable]
 public sealed record CandidateView(
@@ -183,6 +201,18 @@ public sealed record Stall(
         FormattableString.Invariant($"{Pool}: {Reason}; {Waiting} job(s) waiting for {(DateTimeOffset.UtcNow - SinceUtc).TotalSeconds:F0} s");
 }
 
+/// <summary>A candidate of a search and the stage the search last heard of.</summary>
+[GenerateSerializer, Immutable]
+public sealed record CandidateListing(
+    [property: Id(0)] string Key,
+    [property: Id(1)] CandidateStage Stage);
+
+/// <summary>One page of a search's candidates in grid order: <paramref name="Total"/> is the count that matched the filter.</summary>
+[GenerateSerializer, Immutable]
+public sealed record CandidatePage(
+    [property: Id(0)] int Total,
+    [property: Id(1)] IReadOnlyList<CandidateListing> Items);
+
 /// <summary>A search (key: its name). Submitting validates the spec and expands the grid into candidates.</summary>
 public interface ISearchGrain : IGrainWithStringKey
 {
@@ -198,6 +228,12 @@ public interface ISearchGrain : IGrainWithStringKey
     /// <summary>The submitted spec; null before a successful submit.</summary>
     Task<SearchSpec?> Spec();
 
+    /// <summary>
+    /// The created candidates in grid order, those at <paramref name="stage"/> only when it is given, <paramref name="take"/>
+    /// of them from the <paramref name="skip"/>-th: a page of a 100,000-candidate search, from memory.
+    /// </summary>
+    Task<CandidatePage> Candidates(CandidateStage? stage, int skip, int take);
+
     /// <summary>Cancels every candidate that has not finished.</summary>
     Task Cancel();
 
@@ -208,4 +244,15 @@ public interface ISearchGrain : IGrainWithStringKey
     /// </summary>
     [AlwaysInterleave]
     Task StageChanged(string candidateKey, CandidateStage stage, int version);
+
+    /// <summary>A front of this search took a point (called by its Pareto grain): subscribers hear of it.</summary>
+    [AlwaysInterleave, OneWay]
+    Task FrontChanged(string paretoKey);
+
+    /// <summary>Pushes every change of this search (a candidate's stage, a front) to <paramref name="observer"/> until it unsubscribes or its subscription lapses; subscribing again renews it.</summary>
+    [AlwaysInterleave]
+    Task Subscribe(IClusterObserver observer);
+
+    [AlwaysInterleave]
+    Task Unsubscribe(IClusterObserver observer);
 }

@@ -58,7 +58,8 @@ public sealed record SearchSpec(
     [property: Id(9)] IReadOnlyDictionary<string, double> MaxMilliseconds,
     [property: Id(10)] int Priority,
     [property: Id(11)] double MaiConstant = 1,
-    [property: Id(12)] double? DeviceTimeoutSeconds = null)
+    [property: Id(12)] double? DeviceTimeoutSeconds = null,
+    [property: Id(13)] IReadOnlyDictionary<string, string>? Activations = null)
 {
     /// <summary>Checked: a spec the reader accepted is within its candidate limit, so this never throws for one.</summary>
     public int CandidateCount => checked(Scales.Count * Depths.Count * Widths.Count * Quantization.Count);
@@ -69,4 +70,25 @@ public sealed record SearchSpec(
 public sealed record SpecError([property: Id(0)] string Field, [property: Id(1)] string Message)
 {
     public override string ToString() => $"{Field}: {Message}";
+}
+
+/// <summary>
+/// The activation types of the int8 graph (docs/QUANTIZATION.md): uint8 is what x86 engines run best, int8 what ARM
+/// engines run best. A spec's <c>activations</c> entry fixes a device's; a device without one measures the type its
+/// own architecture runs best, so a trainer exports both for it.
+/// </summary>
+public static class ActivationTypes
+{
+    public const string UInt8 = "uint8";
+    public const string Int8 = "int8";
+
+    public static IReadOnlyList<string> All { get; } = [UInt8, Int8];
+
+    /// <summary>What a machine of <paramref name="architecture"/> (.NET's name: X64, Arm64, …) runs best.</summary>
+    public static string ForArchitecture(string? architecture) =>
+        architecture is not null && architecture.StartsWith("Arm", StringComparison.OrdinalIgnoreCase) ? Int8 : UInt8;
+
+    /// <summary>The graphs a trainer exports for <paramref name="devices"/>: each device's fixed type, both for a device without one.</summary>
+    public static IReadOnlyList<string> Needed(IReadOnlyList<string> devices, IReadOnlyDictionary<string, string>? fixedTypes) =>
+        devices.Any(d => fixedTypes?.ContainsKey(d) != true) ? All : [.. All.Where(t => fixedTypes!.Values.Contains(t))];
 }

@@ -131,6 +131,18 @@ public static partial class SearchSpecReader
                 maxMilliseconds[key] = value.Value;
         }
         c?.RejectUnknown();
+        var activations = new Dictionary<string, string>(StringComparer.Ordinal);
+        var a = r.Section("activations");
+        foreach (var key in a?.Keys() ?? [])
+        {
+            var value = a!.Text(key);
+            if (!devices.Contains(key))
+                errors.Add(new SpecError($"activations.{key}", "names no device listed in devices"));
+            else if (value is null || !ActivationTypes.All.Contains(value))
+                errors.Add(new SpecError($"activations.{key}", $"must be {string.Join(" or ", ActivationTypes.All)}, not '{value}'"));
+            else
+                activations[key] = value;
+        }
         var priority = (int)InRange(r.Int("priority") ?? 0, SpecBounds.MinPriority, SpecBounds.MaxPriority, "priority");
         var maiConstant = r.Double("mai_constant") ?? 1;
         if (!(maiConstant > 0) || double.IsInfinity(maiConstant))
@@ -147,7 +159,7 @@ public static partial class SearchSpecReader
 
         if (errors.Count > 0)
             return (null, errors);
-        return (new SearchSpec(name, scales, depths, widths, quantization, training, datasets, devices, protocol, maxMilliseconds, priority, maiConstant, deviceTimeout), errors);
+        return (new SearchSpec(name, scales, depths, widths, quantization, training, datasets, devices, protocol, maxMilliseconds, priority, maiConstant, deviceTimeout, activations.Count > 0 ? activations : null), errors);
 
         long InRange(long value, long min, long max, string field)
         {

@@ -44,6 +44,7 @@ public static class SearchSpecWriter
             ["max_seconds"] = spec.Protocol.MaxSeconds,
         },
         ["constraints"] = new Dictionary<string, object> { ["max_ms"] = spec.MaxMilliseconds },
+        ["activations"] = spec.Activations,
         ["priority"] = spec.Priority,
         ["mai_constant"] = spec.MaiConstant,
         ["device_timeout"] = spec.DeviceTimeoutSeconds,

@@ -104,8 +104,12 @@ public interface IWorkQueueGrain : IGrainWithStringKey
     /// </summary>
     Task<bool> Enqueue(WorkItem item);
 
-    /// <summary>The highest-priority, oldest queued job, leased to <paramref name="workerId"/>; null when none is queued.</summary>
-    Task<JobLease?> Lease(string workerId);
+    /// <summary>
+    /// The highest-priority, oldest queued job, leased to <paramref name="workerId"/>; null when none is queued. A device
+    /// pool leases only under a live <paramref name="session"/> of its device key (else
+    /// <see cref="DeviceSessionRefusedException"/>), and renews and takes reports of that lease only while it is live.
+    /// </summary>
+    Task<JobLease?> Lease(string workerId, Guid? session = null);
 
     /// <summary>The worker's heartbeat: extends a live lease; the answer says whether the owner cancelled the job.</summary>
     Task<LeaseOutcome> Renew(Guid leaseId, JobProgress progress);

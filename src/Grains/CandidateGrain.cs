@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using SrMobile.Contracts;
+using SrMobile.Contracts.Telemetry;
 using SrMobile.Grains.Placement;
 
 namespace SrMobile.Grains;
@@ -49,7 +50,8 @@ public sealed class CandidateOptions
 public sealed class CandidateGrain(
     [PersistentState("candidate", WorkQueueGrain.StorageName)] IPersistentState<CandidateState> state,
     IOptions<CandidateOptions> options,
-    ILogger<CandidateGrain> log) : Grain, ICandidateGrain
+    ILogger<CandidateGrain> log,
+    SrMobileMetrics metrics) : Grain, ICandidateGrain
 {
     private CandidateState S => state.State;
     private bool Final => S.Stage is CandidateStage.Done or CandidateStage.Failed or CandidateStage.Cancelled;
@@ -121,6 +123,7 @@ public sealed class CandidateGrain(
         var spec = S.Spec!;
         await Persist(spec.Devices.Count == 0 ? CandidateStage.Done : CandidateStage.Measuring);
         Took(lease);
+        metrics.Int8Psnr(spec, result.Int8Psnr);
         // A crash before these enqueues is repaired (Repair enqueues the missing measurement jobs).
         await EnqueuePendingMeasurements();
         return new Verdict(true, null);
@@ -138,6 +141,9 @@ public sealed class CandidateGrain(
         return new Verdict(true, null, View());
     }
 
+    /// <summary>How far a device's own int8 PSNR may be from the trainer's int8 evaluation before the candidate flags it.</summary>
+    public const double MaxDevicePsnrDifference = 0.01;
+
     public async Task<Verdict> Measured(JobLease lease, DeviceMeasurement measurement)
     {
         if (S.Taken.GetValueOrDefault(lease.JobId) == lease.Epoch && S.Measurements.ContainsKey(measurement.Device))
@@ -154,9 +160,14 @@ public sealed class CandidateGrain(
             return Refuse(lease, ended.Reason!);
         S.Measurements[measurement.Device] = measurement;
         S.Taken[lease.JobId] = lease.Epoch;
+        metrics.Measured(measurement.Device, measurement.MedianMs);
         var withinLimit = WithinLimit(measurement, out var limit);
         if (!withinLimit)
             S.Errors.Add(FormattableString.Invariant($"{measurement.Device}: {measurement.MedianMs:F2} ms exceeds the constraint of {limit} ms; not on its Pareto front"));
+        // The device scored its own int8 output on the trainer's validation images: beyond rounding, the engines differ.
+        // Against the trainer's evaluation of the same graph (the device may measure the int8-activation one).
+        if (S.Trained?.Int8PsnrOf(measurement.Activations) is { } expected && Math.Abs(measurement.Psnr - expected) > MaxDevicePsnrDifference)
+            S.Errors.Add(FormattableString.Invariant($"{measurement.Device}: on-device int8 PSNR {measurement.Psnr:F3} dB ({measurement.Activations} activations) differs from the trainer's int8 evaluation {expected:F3} dB by {Math.Abs(measurement.Psnr - expected):F3} dB (more than {MaxDevicePsnrDifference} dB)"));
         await Persist(spec.Devices.All(S.Measurements.ContainsKey) ? CandidateStage.Done : CandidateStage.Measuring);
         Took(lease);
         // A crash before this report is repaired: Repair reports every stored measurement again (reports are idempotent).
@@ -177,6 +188,7 @@ public sealed class CandidateGrain(
             S.Failures[lease.JobId] = failures - 1;
             return Refuse(lease, ended.Reason!);
         }
+        metrics.Error(retryable ? "work_failed" : "bad_input");
         if (retry)
         {
             S.Errors.Add($"{lease.JobId} (epoch {lease.Epoch}, failure {failures} of {options.Value.MaxAttempts}): {error}; queued again");
@@ -193,6 +205,7 @@ public sealed class CandidateGrain(
     {
         if (S.Spec is null || Final || !CurrentJobs().Contains(jobId))
             return;
+        metrics.Error("lease_lost");
         if (lostLeases >= options.Value.MaxLostLeases)
         {
             await FailWith($"{jobId}: lost {lostLeases} leases (its workers stopped answering), the last: {reason}");
@@ -215,7 +228,10 @@ public sealed class CandidateGrain(
     public async Task DeviceTimedOut(string device, TimeSpan waited)
     {
         if (S.Stage == CandidateStage.Measuring && View().PendingDevices.Contains(device))
+        {
+            metrics.Error("device_timeout");
             await FailWith(FormattableString.Invariant($"no worker of device key '{device}' took its measurement within the spec's device_timeout ({waited.TotalSeconds:F0} s waited)"));
+        }
     }
 
     public async Task<CandidateView> Repair()
@@ -282,6 +298,7 @@ public sealed class CandidateGrain(
 
     private Verdict Refuse(JobLease lease, string reason)
     {
+        metrics.ReportRefused(CandidateSpec.PoolOfJob(lease.JobId));
         log.LogWarning("{Candidate}: refused a report of {Job} under the lease of epoch {Epoch} ({Worker}): {Reason}",
             this.GetPrimaryKeyString(), lease.JobId, lease.Epoch, lease.WorkerId, reason);
         return Verdict.Refused(reason);
@@ -346,6 +363,7 @@ public sealed class CandidateGrain(
         }
         catch
         {
+            metrics.Error("storage");
             DeactivateOnIdle();
             throw;
         }

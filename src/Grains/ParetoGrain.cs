@@ -71,6 +71,7 @@ public sealed class ParetoGrain(
             throw;
         }
         front = updated;
+        GrainFactory.GetGrain<ISearchGrain>(ParetoKeys.SearchOf(this.GetPrimaryKeyString())).FrontChanged(this.GetPrimaryKeyString()).Ignore();
         return true;
     }
 

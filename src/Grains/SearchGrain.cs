@@ -1,7 +1,7 @@
-using System.Security.Cryptography;
-using System.Text;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using SrMobile.Contracts;
+using SrMobile.Contracts.Telemetry;
 using SrMobile.Grains.Placement;
 
 namespace SrMobile.Grains;
@@ -53,8 +53,11 @@ public sealed class SearchGrain(
     [PersistentState("search", WorkQueueGrain.StorageName)] IPersistentState<SearchState> state,
     IOptions<SearchOptions> options,
     IOptions<LimitsOptions> limits,
-    IOptions<DataRootOptions> dataRoots) : Grain, ISearchGrain, IRemindable
+    IOptions<DataRootOptions> dataRoots,
+    SrMobileMetrics metrics,
+    ILogger<SearchGrain> logger) : Grain, ISearchGrain, IRemindable
 {
+    private readonly ClusterObservers observers = new(logger);
     private const int BatchSize = 500;
     private const int QuietRepairsPerWatch = 500;
     private const string RepairReminder = "repair";
@@ -66,14 +69,19 @@ public sealed class SearchGrain(
     private IGrainTimer? watch;
     private IReadOnlyList<CandidateSpec>? grid;
 
+    /// <summary>The stage counts this silo's metrics read (by <see cref="CandidateStage"/>), kept with <see cref="stages"/>.</summary>
+    private int[] stageCounts = [];
+
     /// <summary>The submitted spec's candidates in grid order (empty before a submit), computed once per activation.</summary>
-    private IReadOnlyList<CandidateSpec> Grid => grid ??= state.State.SpecText is { } text ? [.. Expand(Stored(text))] : [];
+    private IReadOnlyList<CandidateSpec> Grid => grid ??= state.State.SpecText is { } text ? [.. SearchGrid.Expand(Stored(text))] : [];
 
     /// <summary>A stored spec passed the limits when it was submitted; limits changed since must not break it.</summary>
     private static SearchSpec Stored(string text) => SearchSpecReader.Parse(text, SpecLimits.None).Spec!;
 
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
+        stageCounts = metrics.SearchStages(this.GetPrimaryKeyString());
+        Array.Clear(stageCounts);
         foreach (var batch in Grid.Take(state.State.Expanded).Chunk(1000))
         {
             var views = await Task.WhenAll(batch.Select(c => GrainFactory.GetGrain<ICandidateGrain>(c.Key).Get()));
@@ -81,9 +89,22 @@ public sealed class SearchGrain(
                 Track(view.Key, view.Stage, view.Version);
         }
         ExpandInBackground();
-        if (state.State.SpecText is not null && !Current().Finished)
-            StartWatching();
+        if (state.State.SpecText is not null)
+        {
+            // A search stored before the index existed, or whose submit was cut between the two writes, is listed from here on.
+            await Index().Add(this.GetPrimaryKeyString());
+            if (!Current().Finished)
+                StartWatching();
+        }
     }
+
+    public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    {
+        metrics.ForgetSearch(this.GetPrimaryKeyString());
+        return Task.CompletedTask;
+    }
+
+    private ISearchIndexGrain Index() => GrainFactory.GetGrain<ISearchIndexGrain>(ISearchIndexGrain.Key);
 
     /// <summary>The reminder only brings the search back after a restart; its activation starts the watch.</summary>
     public Task ReceiveReminder(string reminderName, TickStatus status) => Task.CompletedTask;
@@ -97,7 +118,7 @@ public sealed class SearchGrain(
         if (spec.Name != this.GetPrimaryKeyString())
             return new SubmitResult(false, false, 0, [new SpecError("name", $"'{spec.Name}' submitted to search '{this.GetPrimaryKeyString()}'")]);
 
-        var hash = Hash(specText);
+        var hash = SearchGrid.Hash(specText);
         if (state.State.SpecHash is { } existing && existing != hash)
             return new SubmitResult(false, false, 0, [new SpecError("name", $"search '{spec.Name}' exists with another spec; use a new name")]);
         var created = state.State.SpecHash is null;
@@ -110,6 +131,8 @@ public sealed class SearchGrain(
             await this.RegisterOrUpdateReminder(RepairReminder, options.Value.ReminderPeriod, options.Value.ReminderPeriod);
             StartWatching();
         }
+        // Stored first, listed second: a crash between the two is mended by the next activation's add.
+        await Index().Add(spec.Name);
         ExpandInBackground();
         return new SubmitResult(true, created, Grid.Count, []);
     }
@@ -164,8 +187,8 @@ public sealed class SearchGrain(
         foreach (var batch in repair.Chunk(500))
         {
             var views = await Task.WhenAll(batch.Select(key => GrainFactory.GetGrain<ICandidateGrain>(key).Repair()));
-            foreach (var view in views)
-                Track(view.Key, view.Stage, view.Version, touch: true);
+            foreach (var view in views.Where(v => Track(v.Key, v.Stage, v.Version, touch: true)))
+                Notify(new ClusterChange(this.GetPrimaryKeyString(), view.Key, view.Stage));
         }
         repairedAll = true;
         await FindStalls(now);
@@ -220,21 +243,53 @@ public sealed class SearchGrain(
 
     public Task StageChanged(string candidateKey, CandidateStage stage, int version)
     {
-        Track(candidateKey, stage, version);
+        if (Track(candidateKey, stage, version))
+            Notify(new ClusterChange(this.GetPrimaryKeyString(), candidateKey, stage));
         return Task.CompletedTask;
     }
 
-    /// <summary>Keeps the newest news; <paramref name="touch"/> (a repair's answer) counts as hearing from it.</summary>
-    private void Track(string candidateKey, CandidateStage stage, int version, bool touch = false)
+    public Task FrontChanged(string paretoKey)
     {
-        if (!stages.TryGetValue(candidateKey, out var known) || known.Version < version)
+        Notify(new ClusterChange(this.GetPrimaryKeyString(), ParetoKey: paretoKey));
+        return Task.CompletedTask;
+    }
+
+    public Task Subscribe(IClusterObserver observer) => observers.Subscribe(observer);
+
+    public Task Unsubscribe(IClusterObserver observer) => observers.Unsubscribe(observer);
+
+    private void Notify(ClusterChange change) => observers.Notify(change);
+
+    /// <summary>Keeps the newest news (true when this was news); <paramref name="touch"/> (a repair's answer) counts as hearing from it.</summary>
+    private bool Track(string candidateKey, CandidateStage stage, int version, bool touch = false)
+    {
+        var isKnown = stages.TryGetValue(candidateKey, out var known);
+        if (!isKnown || known.Version < version)
+        {
             stages[candidateKey] = (stage, version, DateTimeOffset.UtcNow);
-        else if (touch)
+            if (isKnown)
+                Interlocked.Decrement(ref stageCounts[(int)known.Stage]);
+            Interlocked.Increment(ref stageCounts[(int)stage]);
+            return true;
+        }
+        if (touch)
             stages[candidateKey] = known with { HeardUtc = DateTimeOffset.UtcNow };
+        return false;
     }
 
     public Task<SearchSpec?> Spec() =>
         Task.FromResult(state.State.SpecText is { } text ? Stored(text) : null);
+
+    public Task<CandidatePage> Candidates(CandidateStage? stage, int skip, int take)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(skip);
+        ArgumentOutOfRangeException.ThrowIfNegative(take);
+        var matching = Grid.Take(state.State.Expanded)
+            .Select(c => new CandidateListing(c.Key, stages.TryGetValue(c.Key, out var known) ? known.Stage : CandidateStage.Queued))
+            .Where(c => stage is null || c.Stage == stage)
+            .ToList();
+        return Task.FromResult(new CandidatePage(matching.Count, [.. matching.Skip(skip).Take(take)]));
+    }
 
     public async Task Cancel()
     {
@@ -243,19 +298,4 @@ public sealed class SearchGrain(
         await Task.WhenAll(Grid.Take(state.State.Expanded).Select(c => GrainFactory.GetGrain<ICandidateGrain>(c.Key).Cancel("search cancelled")));
     }
 
-    /// <summary>The grid in a fixed order: scale, depth, width, quantization recipe.</summary>
-    public static IEnumerable<CandidateSpec> Expand(SearchSpec spec)
-    {
-        var trainingHash = Hash(string.Join('|', spec.Training.Iterations, spec.Training.BatchSize, spec.Training.PatchSize,
-            spec.Training.LearningRate.ToString("R", System.Globalization.CultureInfo.InvariantCulture),
-            string.Join(',', spec.Training.LearningRateMilestones.Select(m => m.ToString("R", System.Globalization.CultureInfo.InvariantCulture))),
-            spec.Datasets.Train))[..12];
-        foreach (var scale in spec.Scales)
-            foreach (var depth in spec.Depths)
-                foreach (var width in spec.Widths)
-                    foreach (var quantization in spec.Quantization)
-                        yield return new CandidateSpec(spec.Name, scale, depth, width, quantization, spec.Training, trainingHash, spec.Priority, spec.Datasets, spec.Devices, spec.Protocol, spec.MaxMilliseconds);
-    }
-
-    private static string Hash(string text) => Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(text))).ToLowerInvariant();
 }

@@ -3,6 +3,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Orleans.Storage;
 using SrMobile.Contracts;
+using SrMobile.Contracts.Telemetry;
 using SrMobile.Grains.Placement;
 using SrMobile.Grains.Storage;
 
@@ -35,6 +36,9 @@ public sealed class JobRecord
     [Id(15)] public DateTimeOffset? QueuedSinceUtc { get; set; }
     [Id(16)] public DateTimeOffset? EndedUtc { get; set; }
 
+    /// <summary>The device session the current lease was granted under (device pools only).</summary>
+    [Id(17)] public Guid? Session { get; set; }
+
     public bool Settled => Status is JobStatus.Completed or JobStatus.Failed or JobStatus.Cancelled;
 }
 
@@ -49,7 +53,7 @@ public sealed class JobRecord
 /// so the next call starts again from what is stored instead of from memory that storage never saw.
 /// </summary>
 [SiloRole(SiloRoles.Coordinator)]
-public sealed class WorkQueueGrain(IOptions<WorkQueueOptions> options, ILogger<WorkQueueGrain> log) : Grain, IWorkQueueGrain, IRemindable
+public sealed class WorkQueueGrain(IOptions<WorkQueueOptions> options, ILogger<WorkQueueGrain> log, SrMobileMetrics metrics) : Grain, IWorkQueueGrain, IRemindable
 {
     public const string StorageName = "srmobile";
     private const string ReclaimReminder = "reclaim";
@@ -63,6 +67,7 @@ public sealed class WorkQueueGrain(IOptions<WorkQueueOptions> options, ILogger<W
     private bool reminderSet;
     private DateTimeOffset? lastPoll;
     private WorkQueueOptions Rules => options.Value;
+    private string Pool => this.GetPrimaryKeyString();
 
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
@@ -88,6 +93,12 @@ public sealed class WorkQueueGrain(IOptions<WorkQueueOptions> options, ILogger<W
         reminderSet = await this.GetReminder(ReclaimReminder) is not null;
         this.RegisterGrainTimer(Tick, new GrainTimerCreationOptions(Rules.ExpiryCheckPeriod, Rules.ExpiryCheckPeriod) { Interleave = false, KeepAlive = false });
         await KeepReminder();
+    }
+
+    public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    {
+        metrics.ForgetQueue(Pool);
+        return Task.CompletedTask;
     }
 
     /// <summary>The reminder only brings the queue back (its activation and timer do the work).</summary>
@@ -131,9 +142,21 @@ public sealed class WorkQueueGrain(IOptions<WorkQueueOptions> options, ILogger<W
         return true;
     }
 
-    public async Task<JobLease?> Lease(string workerId)
+    public async Task<JobLease?> Lease(string workerId, Guid? session = null)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(workerId);
+        if (DeviceKey is { } deviceKey)
+        {
+            // A device pool leases only under a live session of its own device key.
+            var answer = session is { } id ? await Registry.Check(id) : DeviceSessionAnswer.Refused("no device session (join with a token first)");
+            if (!answer.Live)
+                throw new DeviceSessionRefusedException($"{Pool}: lease refused to {workerId}: {answer.Refusal}");
+            if (answer.Session!.DeviceKey != deviceKey)
+                throw new DeviceSessionRefusedException($"{Pool}: lease refused to {workerId}: its session is for device key '{answer.Session.DeviceKey}'");
+            // A quarantined worker gets nothing until it is released.
+            if (answer.Quarantine is not null)
+                return null;
+        }
         lastPoll = DateTimeOffset.UtcNow;
         await ReclaimExpired(CancellationToken.None);
         if (queued.Count == 0)
@@ -147,9 +170,15 @@ public sealed class WorkQueueGrain(IOptions<WorkQueueOptions> options, ILogger<W
         job.ExpiresUtc = DateTimeOffset.UtcNow + Rules.LeaseDuration;
         job.Epoch++;
         job.Progress = null;
+        job.Session = session;
+        var waited = DateTimeOffset.UtcNow - (job.QueuedSinceUtc ?? DateTimeOffset.UtcNow);
         await Save(job);
         queued.Remove(next);
         leases[lease] = job.JobId;
+        if (session is { } leasedUnder)
+            Registry.Leased(leasedUnder, job.JobId).Ignore();
+        metrics.LeaseGranted(Pool, waited);
+        metrics.QueueDepth(Pool, queued.Count, leases.Count);
         return new JobLease(job.JobId, lease, workerId, job.ExpiresUtc.Value, job.Epoch, job.Payload);
     }
 
@@ -160,6 +189,8 @@ public sealed class WorkQueueGrain(IOptions<WorkQueueOptions> options, ILogger<W
         await ReclaimExpired(CancellationToken.None);
         if (!TryLive(leaseId, out var job, out var rejection))
             return rejection;
+        if (await SessionRefusal(job) is { } refused)
+            return refused;
         job.ExpiresUtc = DateTimeOffset.UtcNow + Rules.LeaseDuration;
         job.Progress = progress;
         await Save(job);
@@ -167,21 +198,22 @@ public sealed class WorkQueueGrain(IOptions<WorkQueueOptions> options, ILogger<W
     }
 
     public Task<LeaseOutcome> Complete(Guid leaseId, string result) =>
-        End(leaseId, job =>
+        End(leaseId, "completed", JobStatus.Completed, job =>
         {
             job.Status = JobStatus.Completed;
             job.Result = result;
         });
 
     public Task<LeaseOutcome> Fail(Guid leaseId, string error, bool retry) =>
-        End(leaseId, job =>
+        End(leaseId, "failed", JobStatus.Failed, job =>
         {
             job.Errors.Add($"epoch {job.Epoch} ({job.WorkerId}): {error}");
             job.Status = retry && !job.CancelRequested ? JobStatus.Queued : JobStatus.Failed;
         });
 
+    // Handing a job back needs no live session: it only gives the job to someone else sooner.
     public Task<LeaseOutcome> Release(Guid leaseId, string reason) =>
-        End(leaseId, job =>
+        End(leaseId, "released", JobStatus.Queued, job =>
         {
             job.Errors.Add($"epoch {job.Epoch} ({job.WorkerId}): handed back: {reason}");
             job.Status = job.CancelRequested ? JobStatus.Cancelled : JobStatus.Queued;
@@ -234,25 +266,38 @@ public sealed class WorkQueueGrain(IOptions<WorkQueueOptions> options, ILogger<W
             ended.GetValueOrDefault(JobStatus.Failed), ended.GetValueOrDefault(JobStatus.Cancelled), oldest, lastPoll));
     }
 
-    /// <summary>Ends a live lease (or accepts the same owner's call again when its answer was lost).</summary>
-    private async Task<LeaseOutcome> End(Guid leaseId, Action<JobRecord> end)
+    /// <summary>Ends a live lease (or accepts the same owner's call again when its answer was lost); <paramref name="how"/> names the end for the metrics.</summary>
+    /// <remarks>
+    /// <paramref name="report"/> is what the end says of the work (completed or failed: a worker's report, which needs
+    /// its live device session; queued: handed back, which does not), as the device registry counts it.
+    /// </remarks>
+    private async Task<LeaseOutcome> End(Guid leaseId, string how, JobStatus report, Action<JobRecord> end)
     {
         await ReclaimExpired(CancellationToken.None);
         if (!TryLive(leaseId, out var job, out var rejection, endedCounts: true))
             return rejection;
+        if (report != JobStatus.Queued && job.Status == JobStatus.Leased && await SessionRefusal(job) is { } refused)
+            return refused;
+        var session = job.Status == JobStatus.Leased ? job.Session : null;
         end(job);
         var now = DateTimeOffset.UtcNow;
         job.EndedBy = job.Settled ? leaseId : null;
         job.EndedUtc = job.Settled ? now : null;
         job.LeaseId = null;
         job.ExpiresUtc = null;
+        job.Session = null;
         if (job.Status == JobStatus.Queued)
             job.QueuedSinceUtc = now;
         await Save(job);
         leases.Remove(leaseId);
+        if (session is { } endedUnder)
+            Registry.Ended(endedUnder, job.JobId, report, job.Errors.LastOrDefault()).Ignore();
         var position = index[job.JobId];
         if (job.Status == JobStatus.Queued)
+        {
             queued.Add(Key(job));
+            metrics.LeaseRequeued(Pool, how);
+        }
         else
         {
             Count(job.Status, +1);
@@ -261,6 +306,20 @@ public sealed class WorkQueueGrain(IOptions<WorkQueueOptions> options, ILogger<W
         }
         await KeepReminder();
         return new LeaseOutcome(true, null);
+    }
+
+    /// <summary>The device key of a device pool (<see cref="CandidateSpec.DevicePool"/>); null for the trainer pool.</summary>
+    private string? DeviceKey => Pool.StartsWith(CandidateSpec.DevicePoolPrefix, StringComparison.Ordinal) ? Pool[CandidateSpec.DevicePoolPrefix.Length..] : null;
+
+    private IDeviceRegistryGrain Registry => GrainFactory.GetGrain<IDeviceRegistryGrain>(IDeviceRegistryGrain.Key);
+
+    /// <summary>A lease granted under a device session is renewed and reported only while that session is live.</summary>
+    private async Task<LeaseOutcome?> SessionRefusal(JobRecord job)
+    {
+        if (job.Session is not { } session)
+            return null;
+        var answer = await Registry.Check(session);
+        return answer.Live ? null : LeaseOutcome.Rejected($"device session refused: {answer.Refusal}");
     }
 
     /// <summary>Requeues every job whose lease has expired, persists once if any did, then tells their owners.</summary>
@@ -281,10 +340,16 @@ public sealed class WorkQueueGrain(IOptions<WorkQueueOptions> options, ILogger<W
             job.Status = job.CancelRequested ? JobStatus.Cancelled : JobStatus.Queued;
             job.LeaseId = null;
             job.ExpiresUtc = null;
+            if (job.Session is { } lostUnder)
+                Registry.Ended(lostUnder, job.JobId, JobStatus.Queued, reason).Ignore();
+            job.Session = null;
             job.QueuedSinceUtc = now;
             job.EndedUtc = job.Settled ? now : null;
             jobs.Changed((int)job.Sequence);
             notices.Add((job, job.Epoch, reason));
+            metrics.LeaseExpired(Pool);
+            if (job.Status == JobStatus.Queued)
+                metrics.LeaseRequeued(Pool, "expired");
         }
         await Save();
         foreach (var (lease, _) in expired)
@@ -309,6 +374,7 @@ public sealed class WorkQueueGrain(IOptions<WorkQueueOptions> options, ILogger<W
     /// <summary>The reminder is held while a job is queued or leased (a restart must come back to it), dropped when none is.</summary>
     private async Task KeepReminder()
     {
+        metrics.QueueDepth(Pool, queued.Count, leases.Count);
         var needed = queued.Count > 0 || leases.Count > 0;
         if (needed == reminderSet)
             return;
@@ -371,9 +437,13 @@ public sealed class WorkQueueGrain(IOptions<WorkQueueOptions> options, ILogger<W
             job = Job(jobId);
             return true;
         }
-        rejection = endedCounts && endedBy.TryGetValue(leaseId, out var end)
-            ? new LeaseOutcome(true, $"already ended by this lease at {end.EndedUtc:O}")
-            : LeaseOutcome.Rejected($"lease {leaseId} is not live (unknown, already ended, or expired)");
+        if (endedCounts && endedBy.TryGetValue(leaseId, out var end))
+        {
+            rejection = new LeaseOutcome(true, $"already ended by this lease at {end.EndedUtc:O}");
+            return false;
+        }
+        metrics.LeaseRefused(Pool);
+        rejection = LeaseOutcome.Rejected($"lease {leaseId} is not live (unknown, already ended, or expired)");
         return false;
     }
 

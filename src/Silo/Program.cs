@@ -1,6 +1,3 @@
-using Microsoft.Extensions.Hosting;
-using SrMobile.Silo;
+using SrMobile.Hosting;
 
-var builder = Host.CreateApplicationBuilder(args);
-builder.AddSrMobileSilo();
-await builder.Build().RunAsync();
+await SiloHost.Build(args).RunAsync();

@@ -2,7 +2,7 @@ using System.Text.Json;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
-using SrMobile.Silo;
+using SrMobile.Hosting;
 using SrMobile.Tests;
 
 namespace SrMobile.Cli.Tests;
@@ -10,7 +10,7 @@ namespace SrMobile.Cli.Tests;
 public class SearchClusterCommandTests
 {
     /// <summary>A real <c>srmobile-silo</c> host (its own configuration path), state in <paramref name="work"/>, gateway on <paramref name="gateway"/>.</summary>
-    private static async Task<IHost> StartSilo(TemporaryFolder work, int gateway, params (string Key, string Value)[] settings)
+    internal static async Task<IHost> StartSilo(TemporaryFolder work, int gateway, params (string Key, string Value)[] settings)
     {
         var builder = Host.CreateApplicationBuilder();
         builder.Logging.ClearProviders();
@@ -61,7 +61,7 @@ public class SearchClusterCommandTests
 
             // The device worker registers when its silo starts.
             CliRun devices;
-            while ((devices = await CliRunner.Run("search", "devices", "--cluster", cluster, "--json")).ExitCode == 0
+            while ((devices = await CliRunner.Run("device", "list", "--cluster", cluster, "--json")).ExitCode == 0
                 && JsonDocument.Parse(devices.Out).RootElement.GetArrayLength() == 0 && DateTime.UtcNow < deadline)
                 await Task.Delay(100);
             Assert.True(devices.ExitCode == 0, devices.Error);
@@ -69,6 +69,15 @@ public class SearchClusterCommandTests
             Assert.Equal("tv", device.GetProperty("device").GetString());
             Assert.Equal("tv-in-the-lab", device.GetProperty("worker").GetString());
             Assert.True(device.GetProperty("online").GetBoolean());
+            Assert.Equal("online", device.GetProperty("health").GetString());
+            // A silo's own device worker joined with a token it issued itself.
+            Assert.False(string.IsNullOrEmpty(device.GetProperty("token").GetString()));
+            Assert.Equal("X64", device.GetProperty("facts").GetProperty("architecture").GetString());
+            var released = await CliRunner.Run("device", "release", "tv-in-the-lab", "--cluster", cluster);
+            Assert.True(released.ExitCode == 0, released.Error);
+            var nobody = await CliRunner.Run("device", "release", "no-such-board", "--cluster", cluster);
+            Assert.Equal(SrMobileCommand.BadInput, nobody.ExitCode);
+            Assert.Contains("no device worker named 'no-such-board'", nobody.Error);
 
             var pareto = await CliRunner.Run("search", "pareto", "remote", "--cluster", cluster, "--csv", work.File("front.csv"));
             Assert.True(pareto.ExitCode == 0, pareto.Error);
@@ -99,14 +108,14 @@ public class SearchClusterCommandTests
         try
         {
             // Without the silo's ids, no gateway lets the CLI in: a clear error, in seconds rather than Orleans' minutes.
-            var refused = await CliRunner.Run("search", "devices", "--cluster", $"127.0.0.1:{gateway}");
+            var refused = await CliRunner.Run("device", "list", "--cluster", $"127.0.0.1:{gateway}");
             Assert.Equal(SrMobileCommand.BadInput, refused.ExitCode);
             Assert.Contains("no gateway answered within 20 s", refused.Error);
 
             // The CLI reads the silo's keys from its environment (the test assembly runs its tests one at a time).
             Environment.SetEnvironmentVariable("SrMobile__ClusterId", "lab");
             Environment.SetEnvironmentVariable("SrMobile__ServiceId", "lab-search");
-            var devices = await CliRunner.Run("search", "devices", "--cluster", $"127.0.0.1:{gateway}");
+            var devices = await CliRunner.Run("device", "list", "--cluster", $"127.0.0.1:{gateway}");
             Assert.True(devices.ExitCode == 0, devices.Error);
             Assert.Contains("no device workers have registered", devices.Out);
         }

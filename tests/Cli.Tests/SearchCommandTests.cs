@@ -21,13 +21,13 @@ public class SearchCommandTests
             protocol: {input: 36x64, warmup: 1, min_runs: 3, min_seconds: 0}
             """);
         // The samples are in the repository, not beside the test's program or in its working folder.
-        var first = await CliRunner.Run("search", "run", spec, "--workdir", work.File("state"), "--threads", "1", "--data-root", TestData.RepositoryRoot);
+        var first = await CliRunner.Run("search", "run", "--no-dashboard", spec, "--workdir", work.File("state"), "--threads", "1", "--data-root", TestData.RepositoryRoot);
         Assert.True(first.ExitCode == 0, first.Error);
         Assert.Contains("Pareto front x3 on local", first.Out);
         Assert.Contains("cli-grid/x3-m1-c", first.Out);
         Assert.Contains("2 candidates", first.Error);
 
-        var again = await CliRunner.Run("search", "run", spec, "--workdir", work.File("state"), "--threads", "1", "--data-root", TestData.RepositoryRoot);
+        var again = await CliRunner.Run("search", "run", "--no-dashboard", spec, "--workdir", work.File("state"), "--threads", "1", "--data-root", TestData.RepositoryRoot);
         Assert.True(again.ExitCode == 0, again.Error);
         Assert.Contains("resumes", again.Error);
         Assert.Equal(first.Out, again.Out);
@@ -38,7 +38,7 @@ public class SearchCommandTests
     {
         using var work = TestData.NewTemporaryFolder();
         File.WriteAllText(work.File("bad.yaml"), "name: x\nscales: [7]\ndepths: [1]\nwidths: [0]\nquantization: [{kind: ptq}]\ndatasets: {train: t}\ndevices: [local]\n");
-        var run = await CliRunner.Run("search", "run", work.File("bad.yaml"), "--workdir", work.File("state"));
+        var run = await CliRunner.Run("search", "run", "--no-dashboard", work.File("bad.yaml"), "--workdir", work.File("state"));
         Assert.Equal(SrMobileCommand.BadInput, run.ExitCode);
         Assert.Contains("scales[0]: 7 must be 2, 3 or 4", run.Error);
         Assert.Contains("widths[0]: 0 must be at least 1", run.Error);
@@ -50,7 +50,7 @@ public class SearchCommandTests
     {
         using var work = TestData.NewTemporaryFolder();
         File.WriteAllText(work.File("spec.yaml"), $"name: x\nscales: [3]\ndepths: [1]\nwidths: [4]\nquantization: [{{kind: ptq}}]\ndatasets: {{train: \"{work.File("photos")}\"}}\ndevices: [local]\n");
-        var run = await CliRunner.Run("search", "run", work.File("spec.yaml"), "--workdir", work.File("state"));
+        var run = await CliRunner.Run("search", "run", "--no-dashboard", work.File("spec.yaml"), "--workdir", work.File("state"));
         Assert.Equal(SrMobileCommand.BadInput, run.ExitCode);
         Assert.Contains($"datasets.train: '{work.File("photos")}' ({work.File("photos")}) is outside every data root (", run.Error);
         Assert.Contains(Path.TrimEndingDirectorySeparator(AppContext.BaseDirectory), run.Error);
@@ -58,7 +58,7 @@ public class SearchCommandTests
         Assert.False(Directory.Exists(work.File("state")));
 
         // Named as a data root, the same spec is accepted (its missing folder then fails the candidate, not the submit).
-        var allowed = await CliRunner.Run("search", "run", work.File("spec.yaml"), "--workdir", work.File("state"), "--threads", "1", "--data-root", work.Path);
+        var allowed = await CliRunner.Run("search", "run", "--no-dashboard", work.File("spec.yaml"), "--workdir", work.File("state"), "--threads", "1", "--data-root", work.Path);
         Assert.DoesNotContain("outside every data root", allowed.Error);
         Assert.Contains("1 candidates", allowed.Error);
     }

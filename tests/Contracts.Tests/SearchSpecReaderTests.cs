@@ -16,6 +16,7 @@ public class SearchSpecReaderTests
         protocol: {input: 360x640, threads: 1, warmup: 5, min_runs: 20, min_seconds: 5, max_seconds: 60}
         constraints:
           max_ms: {pixel-8: 40}
+        activations: {pixel-8: int8}
         priority: 2
         """;
 
@@ -30,6 +31,7 @@ public class SearchSpecReaderTests
         Assert.Equal(["ptq-minmax-100", "qat-20000-0.0001"], spec.Quantization.Select(q => q.Key));
         Assert.Equal(new MeasurementProtocol(360, 640, 1, 5, 20, 5, 60), spec.Protocol);
         Assert.Equal(40, spec.MaxMilliseconds["pixel-8"]);
+        Assert.Equal("int8", spec.Activations!["pixel-8"]);
         Assert.Equal(2, spec.Priority);
     }
 
@@ -60,6 +62,7 @@ public class SearchSpecReaderTests
             devices: [local, local]
             protocol: {input: big}
             constraints: {max_ms: {tv: 10}}
+            activations: {tv: int8, local: int4}
             mai_constant: -2
             """);
         Assert.Null(spec);
@@ -67,14 +70,40 @@ public class SearchSpecReaderTests
         foreach (var field in new[]
         {
             "name", "scales[1]", "depths[0]", "widths[0]", "quantization[0].kind", "training.iterations", "training.lr",
-            "training.bacth_size", "datasets.train", "devices", "protocol.input", "constraints.max_ms.tv", "mai_constant",
+            "training.bacth_size", "datasets.train", "devices", "protocol.input", "constraints.max_ms.tv", "activations.tv", "activations.local", "mai_constant",
         })
         {
             Assert.Contains(field, fields);
         }
         Assert.Contains(errors, e => e.ToString() == "scales[1]: 5 must be 2, 3 or 4");
         Assert.Contains(errors, e => e.ToString() == "training.bacth_size: unknown key");
+        Assert.Contains(errors, e => e.ToString() == "activations.local: must be uint8 or int8, not 'int4'");
     }
+
+    [Theory]
+    [InlineData("", "uint8,int8")]
+    [InlineData("local: uint8", "uint8,int8")]
+    [InlineData("local: uint8, pixel-8: int8", "uint8,int8")]
+    [InlineData("local: int8, pixel-8: int8", "int8")]
+    [InlineData("local: uint8, pixel-8: uint8", "uint8")]
+    public void A_trainer_exports_the_graphs_the_devices_need_and_both_for_a_device_left_to_its_facts(string activations, string graphs)
+    {
+        var (spec, errors) = SearchSpecReader.Parse($$"""
+            {name: a, scales: [3], depths: [1], widths: [8], quantization: [{kind: ptq}], datasets: {train: t},
+             devices: [local, pixel-8], activations: { {{activations}} } }
+            """);
+        Assert.Empty(errors);
+        var candidate = SearchGrid.Expand(spec!).Single();
+        Assert.Equal(graphs, string.Join(",", ActivationTypes.Needed(candidate.Devices, candidate.Activations)));
+    }
+
+    [Theory]
+    [InlineData("Arm64", "int8")]
+    [InlineData("Arm", "int8")]
+    [InlineData("X64", "uint8")]
+    [InlineData(null, "uint8")]
+    public void A_device_left_to_its_facts_measures_what_its_architecture_runs_best(string? architecture, string activations) =>
+        Assert.Equal(activations, ActivationTypes.ForArchitecture(architecture));
 
     [Fact]
     public void Broken_yaml_is_one_clear_error()

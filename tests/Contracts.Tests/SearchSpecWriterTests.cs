@@ -19,6 +19,7 @@ public class SearchSpecWriterTests
             protocol: {input: 180x320, threads: 2, warmup: 1, min_runs: 3, min_seconds: 0.5, max_seconds: 9}
             constraints:
               max_ms: {pixel-8: 40.5}
+            activations: {pixel-8: int8}
             priority: -1
             mai_constant: 0.25
             """);
@@ -32,6 +33,7 @@ public class SearchSpecWriterTests
         Assert.Equal(spec.Datasets, again.Datasets);
         Assert.Equal(spec.Training.LearningRateMilestones, again.Training.LearningRateMilestones);
         Assert.Equal(40.5, again.MaxMilliseconds["pixel-8"]);
+        Assert.Equal("int8", again.Activations!["pixel-8"]);
         Assert.Equal(-1, again.Priority);
         Assert.Equal(0.25, again.MaiConstant);
         Assert.Equal([2, 3], again.Scales);

@@ -32,7 +32,7 @@ public class CandidateLifecycleTests(ClusterFixture fixture) : IClassFixture<Clu
         var submitted = await search.Submit(text);
         Assert.True(submitted.Accepted, string.Join("; ", submitted.Errors));
         await SearchExpansion.Expanded(search);
-        return (search, SearchGrain.Expand(SearchSpecReader.Parse(text).Spec!).ToList());
+        return (search, SearchGrid.Expand(SearchSpecReader.Parse(text).Spec!).ToList());
     }
 
     private static string Device() => $"dev-{Guid.NewGuid():N}"[..12];
@@ -79,7 +79,7 @@ public class CandidateLifecycleTests(ClusterFixture fixture) : IClassFixture<Clu
         // The candidate completed the lease itself, and asked for the measurement.
         Assert.Equal(JobStatus.Completed, (await Trainers.Get(candidates[0].TrainingJobId))!.Status);
         var devices = fixture.Grains.GetGrain<IWorkQueueGrain>(CandidateSpec.DevicePool(tv));
-        var measuring = (await devices.Lease("board"))!;
+        var measuring = (await devices.Lease("board", (await DeviceSessions.Join(fixture.Grains, tv, $"board-{Guid.NewGuid():N}")).Id))!;
         Assert.True((await candidate.MeasurementStarted(measuring)).Accepted);
         Assert.False((await candidate.Measured(measuring, new DeviceMeasurement(tv, double.NaN, 1, 1, "e", 29.9, 0.9, "{}"))).Accepted);
         Assert.False((await candidate.Measured(measuring, new DeviceMeasurement("phone", 10, 11, 1, "e", 29.9, 0.9, "{}"))).Accepted);
@@ -89,6 +89,8 @@ public class CandidateLifecycleTests(ClusterFixture fixture) : IClassFixture<Clu
 
         var view = await candidate.Get();
         Assert.Equal((CandidateStage.Done, 1, 1), (view.Stage, view.Attempts, view.Measurements.Count));
+        // Its on-device PSNR is the trainer's: nothing flagged.
+        Assert.DoesNotContain(view.Errors, e => e.Contains("on-device int8 PSNR", StringComparison.Ordinal));
         Assert.Single((await fixture.Grains.GetGrain<IParetoGrain>(candidates[0].ParetoKey(tv)).Get()).All);
         Assert.True((await search.Status()).Finished);
     }
@@ -238,7 +240,7 @@ public class CandidateLifecycleTests(ClusterFixture fixture) : IClassFixture<Clu
         Assert.Equal(JobStatus.Queued, (await devices.Get(second.MeasurementJobId(tv)))!.Status);
 
         // 3. Done stored, the front never told: the repair reports the stored measurement again.
-        var measuring = (await devices.Lease("board"))!;
+        var measuring = (await devices.Lease("board", (await DeviceSessions.Join(fixture.Grains, tv, $"board-{Guid.NewGuid():N}")).Id))!;
         var target = measuring.JobId == spec.MeasurementJobId(tv) ? candidate : other;
         var targetSpec = target == candidate ? spec : second;
         Assert.True((await target.MeasurementStarted(measuring)).Accepted);
@@ -250,5 +252,24 @@ public class CandidateLifecycleTests(ClusterFixture fixture) : IClassFixture<Clu
         Assert.Empty((await front.Get()).All);
         await target.Repair();
         Assert.Equal([targetSpec.Key], (await front.Get()).All.Select(p => p.CandidateKey));
+    }
+
+    [Fact]
+    public async Task A_device_whose_own_int8_psnr_differs_from_the_trainers_by_more_than_a_hundredth_of_a_db_is_flagged()
+    {
+        var tv = Device();
+        var (_, candidates) = await Submit($"[{tv}]");
+        var candidate = fixture.Grains.GetGrain<ICandidateGrain>(candidates[0].Key);
+        var lease = await LeaseTraining(candidates[0]);
+        Assert.True((await candidate.TrainingStarted(lease)).Accepted);
+        Assert.True((await candidate.Trained(lease, Result)).Accepted);
+        var devices = fixture.Grains.GetGrain<IWorkQueueGrain>(CandidateSpec.DevicePool(tv));
+        var measuring = (await devices.Lease("board", (await DeviceSessions.Join(fixture.Grains, tv, $"board-{Guid.NewGuid():N}")).Id))!;
+        Assert.True((await candidate.MeasurementStarted(measuring)).Accepted);
+        Assert.True((await candidate.Measured(measuring, new DeviceMeasurement(tv, 12, 13, 5, "e", 29.85, 0.9, "{}"))).Accepted);
+
+        var view = await candidate.Get();
+        Assert.Equal(CandidateStage.Done, view.Stage);
+        Assert.Contains(view.Errors, e => e.Contains($"{tv}: on-device int8 PSNR 29.850 dB (uint8 activations) differs from the trainer's int8 evaluation 29.900 dB by 0.050 dB", StringComparison.Ordinal));
     }
 }

@@ -29,8 +29,36 @@ public class SearchGrainTests(ClusterFixture fixture) : IClassFixture<ClusterFix
         Assert.Equal(8, status.Stages[CandidateStage.Queued]);
         var queue = fixture.Grains.GetGrain<IWorkQueueGrain>(CandidateSpec.TrainerPool);
         var (spec, _) = SearchSpecReader.Parse(Spec(name));
-        foreach (var candidate in SearchGrain.Expand(spec!))
+        foreach (var candidate in SearchGrid.Expand(spec!))
             Assert.Equal(JobStatus.Queued, (await queue.Get(candidate.TrainingJobId))!.Status);
+    }
+
+    [Fact]
+    public async Task An_accepted_submit_lists_the_search_once_and_its_candidates_page_in_grid_order()
+    {
+        var name = NewName();
+        var search = fixture.Grains.GetGrain<ISearchGrain>(name);
+        var index = fixture.Grains.GetGrain<ISearchIndexGrain>(ISearchIndexGrain.Key);
+        Assert.DoesNotContain(await index.List(), e => e.Name == name);
+        await search.Submit(Spec(name));
+        await search.Submit(Spec(name));
+        Assert.Single(await index.List(), e => e.Name == name);
+        await search.Submit(Spec(NewName()).Replace("scales", "scale", StringComparison.Ordinal));
+        Assert.Single(await index.List(), e => e.Name == name);
+
+        await SearchExpansion.Expanded(search);
+        var grid = SearchGrid.Expand(SearchSpecReader.Parse(Spec(name)).Spec!).Select(c => c.Key).ToList();
+        var page = await search.Candidates(null, 2, 3);
+        Assert.Equal(8, page.Total);
+        Assert.Equal(grid.Skip(2).Take(3), page.Items.Select(c => c.Key));
+        Assert.All(page.Items, c => Assert.Equal(CandidateStage.Queued, c.Stage));
+        await fixture.Grains.GetGrain<ICandidateGrain>(grid[5]).Cancel("test");
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        CandidatePage cancelled;
+        while ((cancelled = await search.Candidates(CandidateStage.Cancelled, 0, 10)).Total == 0 && DateTime.UtcNow < deadline)
+            await Task.Delay(50);
+        Assert.Equal([grid[5]], cancelled.Items.Select(c => c.Key));
+        Assert.Equal(7, (await search.Candidates(CandidateStage.Queued, 0, 100)).Total);
     }
 
     [Fact]

@@ -1,5 +1,4 @@
 using SrMobile.Contracts;
-using SrMobile.Grains;
 using SrMobile.Tests;
 
 namespace SrMobile.Silo.Tests;
@@ -60,7 +59,7 @@ public class CrossProcessTests
 
         var status = await Finished(cluster, "killed", TimeSpan.FromMinutes(4));
         Assert.Equal(16, status.Stages.GetValueOrDefault(CandidateStage.Done));
-        var candidates = SearchGrain.Expand(SearchSpecReader.Parse(spec).Spec!).ToList();
+        var candidates = SearchGrid.Expand(SearchSpecReader.Parse(spec).Spec!).ToList();
         foreach (var candidate in candidates)
         {
             var view = await cluster.Grains.GetGrain<ICandidateGrain>(candidate.Key).Get();
@@ -96,7 +95,7 @@ public class CrossProcessTests
         await cluster.Restart("coordinator");
 
         await Finished(cluster, "away", TimeSpan.FromMinutes(3));
-        foreach (var candidate in SearchGrain.Expand(SearchSpecReader.Parse(spec).Spec!))
+        foreach (var candidate in SearchGrid.Expand(SearchSpecReader.Parse(spec).Spec!))
         {
             var view = await cluster.Grains.GetGrain<ICandidateGrain>(candidate.Key).Get();
             Assert.Equal(CandidateStage.Done, view.Stage);
@@ -133,7 +132,7 @@ public class CrossProcessTests
             protocol: {input: 36x64, warmup: 1, min_runs: 3, min_seconds: 0}
             """;
         await Submit(cluster, spec, "travel");
-        var key = SearchGrain.Expand(SearchSpecReader.Parse(spec).Spec!).Single().Key;
+        var key = SearchGrid.Expand(SearchSpecReader.Parse(spec).Spec!).Single().Key;
         var candidate = cluster.Grains.GetGrain<ICandidateGrain>(key);
         var trainers = cluster.Grains.GetGrain<IWorkQueueGrain>(CandidateSpec.TrainerPool);
 

@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using SrMobile.Contracts;
-using SrMobile.Grains;
 using SrMobile.Tests;
 
 namespace SrMobile.Silo.Tests;
@@ -30,7 +29,7 @@ public class LeaseLifecycleTests
             ("SrMobile:Simulated:MeasurementTime", "00:00:10"));
         var search = cluster.GrainFactory.GetGrain<ISearchGrain>("long");
         Assert.True((await search.Submit(Spec)).Accepted);
-        var candidate = SearchGrain.Expand(SearchSpecReader.Parse(Spec).Spec!).Single();
+        var candidate = SearchGrid.Expand(SearchSpecReader.Parse(Spec).Spec!).Single();
 
         var view = await SiloTestCluster.WaitFor(cluster.GrainFactory.GetGrain<ICandidateGrain>(candidate.Key), CandidateStage.Done);
         Assert.Equal(1, view.Attempts);
@@ -53,7 +52,7 @@ public class LeaseLifecycleTests
             ("SrMobile:Simulated:TrainingTime", "00:05:00"));
         var search = cluster.GrainFactory.GetGrain<ISearchGrain>("long");
         Assert.True((await search.Submit(Spec)).Accepted);
-        var candidate = SearchGrain.Expand(SearchSpecReader.Parse(Spec).Spec!).Single();
+        var candidate = SearchGrid.Expand(SearchSpecReader.Parse(Spec).Spec!).Single();
         var trainers = cluster.GrainFactory.GetGrain<IWorkQueueGrain>(CandidateSpec.TrainerPool);
         await SiloTestCluster.WaitFor(cluster.GrainFactory.GetGrain<ICandidateGrain>(candidate.Key), CandidateStage.Training);
         await SiloTestCluster.WaitFor(trainers, candidate.TrainingJobId, JobStatus.Leased);

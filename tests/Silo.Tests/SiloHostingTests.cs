@@ -3,6 +3,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Orleans.Configuration;
+using SrMobile.Hosting;
 using SrMobile.Contracts;
 using SrMobile.Grains.Storage;
 using SrMobile.Tests;

@@ -1,9 +1,9 @@
 using Microsoft.Extensions.DependencyInjection;
 using Orleans.TestingHost;
+using SrMobile.Hosting;
 using SrMobile.Contracts;
-using SrMobile.Grains;
 using SrMobile.Grains.Placement;
-using SrMobile.Silo.Workers;
+using SrMobile.Trainer;
 using SrMobile.Tests;
 
 namespace SrMobile.Silo.Tests;
@@ -75,7 +75,7 @@ internal static class SiloTestCluster
         Assert.True(submitted.Accepted, string.Join("; ", submitted.Errors));
         await SearchExpansion.Expanded(cluster.GrainFactory.GetGrain<ISearchGrain>(name));
         var (parsed, _) = SearchSpecReader.Parse(spec);
-        return SearchGrain.Expand(parsed!).Single().Key;
+        return SearchGrid.Expand(parsed!).Single().Key;
     }
 
     /// <summary>Polls the candidate until it reaches <paramref name="stage"/> (or fails), within a deadline generous for a loaded CI machine.</summary>

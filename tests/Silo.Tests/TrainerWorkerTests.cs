@@ -27,7 +27,11 @@ public class TrainerWorkerTests
         Assert.Equal(40, trained.Iterations);
         Assert.InRange(trained.Int8Psnr, 25, 60);
         Assert.InRange(trained.FloatPsnr - trained.Int8Psnr, -0.5, 0.5); // int8 close to float, measured on the engine
-        Assert.Equal(["float-checkpoint", "float-onnx", "int8-onnx", "training-record"], trained.Artifacts.Select(a => a.Kind));
+        // The spec fixes no device's activation type, so both int8 graphs are exported and scored by the engine.
+        Assert.Equal(["float-checkpoint", "float-onnx", "int8-onnx", "int8-onnx-int8-activations", "training-record", "validation-images"], trained.Artifacts.Select(a => a.Kind));
+        Assert.Equal(["uint8", "int8"], trained.Graphs!.Select(g => g.Activations));
+        Assert.Equal(trained.Int8Psnr, trained.Graphs![0].Psnr);
+        Assert.InRange(trained.Graphs[1].Psnr - trained.Graphs[0].Psnr, -0.1, 0.1);
         IArtifactStore store = azurite is null
             ? new LocalArtifactStore(work.File("artifacts"))
             : new BlobArtifactStore(new BlobServiceClient(azurite.ConnectionString));
@@ -45,6 +49,15 @@ public class TrainerWorkerTests
         Assert.Equal("local", measurement.Device);
         Assert.True(measurement.MedianMs > 0 && measurement.Runs >= 3);
         Assert.Equal(trained.Int8Psnr, measurement.Psnr, 9);
+        // An x86 worker measures the uint8 graph; every number carries its CoV and the canary of its machine then.
+        Assert.Equal("uint8", measurement.Activations);
+        Assert.InRange(measurement.Cov, 0, 10);
+        Assert.InRange(measurement.Repeats, 0, 2);
+        var canary = measurement.Canary!;
+        Assert.True(canary.BaselineMs > 0 && canary.MedianMs > 0);
+        Assert.Contains("uint8", canary.Signature);
+        var worker = (await cluster.GrainFactory.GetGrain<IDeviceRegistryGrain>(IDeviceRegistryGrain.Key).List()).Single();
+        Assert.Equal(canary, worker.Canary);
         var front = await cluster.GrainFactory.GetGrain<IParetoGrain>("tiny/x3/local").Get();
         Assert.Equal(key, front.Front.Single().CandidateKey);
         await cluster.StopAllSilosAsync();

@@ -1,5 +1,4 @@
 using SrMobile.Contracts;
-using SrMobile.Grains;
 using SrMobile.Tests;
 
 namespace SrMobile.Silo.Tests;
@@ -13,11 +12,12 @@ public class TwoTrainerGridTests
         await using var cluster = await SiloTestCluster.Start<CoordinatorAndTrainers>(work, 3,
             ("Test:PrimaryRoles", "coordinator,device"),
             ("SrMobile:Simulate", "true"),
-            // Leases shorter than the jobs: every job lives on heartbeats, so the expiry paths are exercised.
-            ("SrMobile:WorkQueue:LeaseDuration", "00:00:01"),
+            // Leases shorter than the jobs: every job lives on heartbeats, so the expiry paths are exercised. Not much
+            // shorter: three heartbeats lost to a starved thread pool on a loaded 2-core machine would fail a candidate.
+            ("SrMobile:WorkQueue:LeaseDuration", "00:00:02"),
             ("SrMobile:WorkQueue:ExpiryCheckPeriod", "00:00:00.2"),
-            ("SrMobile:Simulated:TrainingTime", "00:00:01.5"),
-            ("SrMobile:Simulated:MeasurementTime", "00:00:01.2"),
+            ("SrMobile:Simulated:TrainingTime", "00:00:02.5"),
+            ("SrMobile:Simulated:MeasurementTime", "00:00:02.2"),
             ("SrMobile:Trainer:Concurrency", "2"),
             ("SrMobile:Device:Concurrency", "4"));
         const string Spec = """
@@ -31,14 +31,24 @@ public class TwoTrainerGridTests
             """;
         var search = cluster.GrainFactory.GetGrain<ISearchGrain>("grid");
         Assert.True((await search.Submit(Spec)).Accepted);
-        var candidates = SearchGrain.Expand(SearchSpecReader.Parse(Spec).Spec!).ToList();
+        var candidates = SearchGrid.Expand(SearchSpecReader.Parse(Spec).Spec!).ToList();
         Assert.Equal(80, candidates.Count);
 
-        var deadline = DateTime.UtcNow.AddMinutes(3);
+        var deadline = DateTime.UtcNow.AddMinutes(5);
         SearchStatus status;
         while ((status = await search.Status()).Stages.GetValueOrDefault(CandidateStage.Done) < 80 && DateTime.UtcNow < deadline)
             await Task.Delay(200);
-        Assert.Equal(80, status.Stages.GetValueOrDefault(CandidateStage.Done));
+        if (status.Stages.GetValueOrDefault(CandidateStage.Done) < 80)
+        {
+            var unfinished = new List<string>();
+            foreach (var candidate in candidates)
+            {
+                var view = await cluster.GrainFactory.GetGrain<ICandidateGrain>(candidate.Key).Get();
+                if (view.Stage != CandidateStage.Done)
+                    unfinished.Add($"{view.Key}: {view.Stage}, attempt {view.Attempts}, {string.Join("; ", view.Errors)}");
+            }
+            Assert.Fail($"{unfinished.Count} of 80 candidates not done: {string.Join(" | ", unfinished)}");
+        }
 
         var trainers = cluster.GrainFactory.GetGrain<IWorkQueueGrain>(CandidateSpec.TrainerPool);
         var devices = cluster.GrainFactory.GetGrain<IWorkQueueGrain>(CandidateSpec.DevicePool("local"));

@@ -1,5 +1,4 @@
 using SrMobile.Contracts;
-using SrMobile.Grains;
 using SrMobile.Tests;
 
 namespace SrMobile.Silo.Tests;
@@ -23,7 +22,7 @@ public class WorkerFailureTests
             """;
         var search = cluster.GrainFactory.GetGrain<ISearchGrain>("flaky");
         Assert.True((await search.Submit(Spec)).Accepted);
-        foreach (var candidate in SearchGrain.Expand(SearchSpecReader.Parse(Spec).Spec!))
+        foreach (var candidate in SearchGrid.Expand(SearchSpecReader.Parse(Spec).Spec!))
         {
             var view = await SiloTestCluster.WaitFor(cluster.GrainFactory.GetGrain<ICandidateGrain>(candidate.Key), CandidateStage.Done);
             Assert.Equal(2, view.Attempts);
@@ -51,7 +50,7 @@ public class WorkerFailureTests
             """;
         var search = cluster.GrainFactory.GetGrain<ISearchGrain>("broken");
         Assert.True((await search.Submit(spec)).Accepted);
-        var key = SearchGrain.Expand(SearchSpecReader.Parse(spec).Spec!).Single().Key;
+        var key = SearchGrid.Expand(SearchSpecReader.Parse(spec).Spec!).Single().Key;
         var candidate = cluster.GrainFactory.GetGrain<ICandidateGrain>(key);
 
         var deadline = DateTime.UtcNow.AddMinutes(2);

@@ -8,7 +8,7 @@ using SrMobile.Engine;
 namespace SrMobile.Cli.Chaos;
 
 /// <summary>
-/// <c>srmobile-silo</c> processes on this machine, each configured only by environment variables (as a deployment
+/// Silo processes (<c>srmobile silo</c>) on this machine, each configured only by environment variables (as a deployment
 /// configures one), its output appended to <c>NAME.log</c> in <see cref="Folder"/>. <see cref="Kill"/> is SIGKILL:
 /// nothing stops gracefully, no lease is handed back, nothing is flushed; <see cref="Start"/> again runs the same
 /// silo (same ports, folders and id) as a new process, as a machine that reboots would.
@@ -29,10 +29,8 @@ internal sealed class SiloProcesses(string folder) : IDisposable
     public void Start(string name, IReadOnlyDictionary<string, string>? settings = null)
     {
         settings ??= silos[name].Settings;
-        var silo = Path.Combine(AppContext.BaseDirectory, "srmobile-silo.dll");
-        if (!File.Exists(silo))
-            throw new InvalidOperationException($"{silo} is missing: the CLI is built with the silo beside it (src/Cli references src/Silo)");
-        var start = new ProcessStartInfo("dotnet", [silo])
+        // This CLI itself, as `srmobile silo`: the same host as srmobile-silo.
+        var start = new ProcessStartInfo("dotnet", [Path.Combine(AppContext.BaseDirectory, "srmobile.dll"), "silo"])
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,

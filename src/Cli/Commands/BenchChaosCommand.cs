@@ -3,14 +3,10 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using System.Text.RegularExpressions;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Hosting;
-using Microsoft.Extensions.Logging;
 using Orleans.Configuration;
 using SrMobile.Cli.Chaos;
 using SrMobile.Contracts;
 using SrMobile.Engine;
-using SrMobile.Grains;
 using SrMobile.Grains.Placement;
 using SrMobile.Grains.Storage;
 
@@ -18,7 +14,7 @@ namespace SrMobile.Cli.Commands;
 
 /// <summary>
 /// <c>srmobile bench chaos</c>: a candidate's life when machines fail on their own. A simulated grid runs twice on
-/// separate <c>srmobile-silo</c> processes sharing Azure Storage (a coordinator, trainers, device workers): once
+/// separate <c>srmobile silo</c> processes sharing Azure Storage (a coordinator, trainers, device workers): once
 /// undisturbed, once while trainers and device workers are SIGKILLed and restarted at random every few seconds and
 /// the coordinator is killed once. Reports the kills survived, results taken twice, results lost, candidates stuck,
 /// the time to finish against the undisturbed run, and whether the two runs' fronts are equal.
@@ -28,7 +24,6 @@ public static class BenchChaosCommand
     private const string SearchName = "chaos";
     private const string Device = "local";
 
-    private static readonly JsonSerializerOptions Json = new() { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
 
     /// <summary>How long a run may take after its kills end before its unfinished candidates count as stuck.</summary>
     private static readonly TimeSpan Patience = TimeSpan.FromMinutes(10);
@@ -154,7 +149,7 @@ public static class BenchChaosCommand
                 broken,
                 workdir = kept?.FullName,
             };
-            console.Out.WriteLine(parse.GetValue(json) ? JsonSerializer.Serialize(report, Json) : string.Create(CultureInfo.InvariantCulture,
+            console.Out.WriteLine(parse.GetValue(json) ? JsonSerializer.Serialize(report, SrMobileCommand.Json) : string.Create(CultureInfo.InvariantCulture,
                 $"""
                 {gridSize} candidates, {trainerCount} trainers, {deviceCount} device workers, a coordinator; each its own process
                 undisturbed: {baseline.Seconds:F1} s, {baseline.TrainingStarts} training starts
@@ -244,6 +239,8 @@ public static class BenchChaosCommand
         ["SrMobile:ServiceId"] = clusterId,
         ["SrMobile:SiloPort"] = AzuriteProcess.FreePort().ToString(CultureInfo.InvariantCulture),
         ["SrMobile:GatewayPort"] = AzuriteProcess.FreePort().ToString(CultureInfo.InvariantCulture),
+        // Every silo process is a web host too (health, /metrics): each its own port.
+        ["SrMobile:Http:Port"] = AzuriteProcess.FreePort().ToString(CultureInfo.InvariantCulture),
         // Each silo its own folders, as machines that share no disk.
         ["SrMobile:DataFolder"] = Path.Combine(folder, $"{name}-state"),
         ["SrMobile:Trainer:WorkFolder"] = Path.Combine(folder, $"{name}-work"),
@@ -309,7 +306,7 @@ public static class BenchChaosCommand
     private static async Task<RunResult> Collect(IClusterClient grains, string label, string specText, double seconds, int workerKills, int coordinatorKills, SiloProcesses silos, CancellationToken cancellation)
     {
         var spec = SearchSpecReader.Parse(specText).Spec!;
-        var candidates = SearchGrain.Expand(spec).ToList();
+        var candidates = SearchGrid.Expand(spec).ToList();
         var views = new List<CandidateView>();
         foreach (var candidate in candidates)
             views.Add(await Retry(() => grains.GetGrain<ICandidateGrain>(candidate.Key).Get(), cancellation));

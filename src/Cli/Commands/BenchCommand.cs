@@ -19,7 +19,6 @@ namespace SrMobile.Cli.Commands;
 /// </summary>
 public static class BenchCommand
 {
-    private static readonly JsonSerializerOptions Json = new() { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
     private static readonly JsonSerializerOptions LatencyJson = new() { WriteIndented = true };
 
     /// <summary>
@@ -131,7 +130,7 @@ public static class BenchCommand
                     : (results.Count == 1 ? new { Latency = results[0], Profile = profiles[0].Summary, ProfileFile = profiles[0].File }
                         : results.Zip(profiles, (r, p) => new { Latency = r, Profile = p.Summary, ProfileFile = p.File }).ToList());
                 // Snake case throughout, as the latency result's own names are.
-                console.Out.WriteLine(JsonSerializer.Serialize(document, profiles is null ? LatencyJson : Json));
+                console.Out.WriteLine(JsonSerializer.Serialize(document, profiles is null ? LatencyJson : SrMobileCommand.Json));
             }
             else
             {
@@ -207,7 +206,7 @@ public static class BenchCommand
                 rss_mb_growth_after_step_500 = last.RssMb - samples.First(s => s.Step >= Math.Min(500, last.Step)).RssMb,
                 rss_curve = samples.Where((_, i) => i % 5 == 0).Select(s => new { s.Step, rss_mb = Math.Round(s.RssMb) }),
             };
-            console.Out.WriteLine(parse.GetValue(json) ? JsonSerializer.Serialize(report, Json) : string.Create(CultureInfo.InvariantCulture,
+            console.Out.WriteLine(parse.GetValue(json) ? JsonSerializer.Serialize(report, SrMobileCommand.Json) : string.Create(CultureInfo.InvariantCulture,
                 $"{report.architecture} batch {report.batch} patch {report.patch}, {report.threads} threads: {report.steps_per_second:F2} steps/s; RSS {report.rss_mb_at_step_100:F0} MB at step 100, max {report.rss_mb_max:F0} MB, last {report.rss_mb_last:F0} MB (growth after step 500: {report.rss_mb_growth_after_step_500:+0;-0} MB)"));
             return Task.FromResult(0);
         }));
@@ -284,7 +283,7 @@ public static class BenchCommand
             });
             bar.Finish(result.Iteration);
             var report = new { benchmark = "quality", budget_minutes = budget, probe_steps_per_second = rate, planned_iterations = planned, result.Iteration, bicubic_set5 = bicubic["Set5"], bicubic_set14 = bicubic["Set14"], curve };
-            console.Out.WriteLine(JsonSerializer.Serialize(report, Json));
+            console.Out.WriteLine(JsonSerializer.Serialize(report, SrMobileCommand.Json));
             return Task.FromResult(0);
         }));
         return command;

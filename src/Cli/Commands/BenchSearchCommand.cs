@@ -2,7 +2,6 @@ using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
-using Microsoft.Extensions.DependencyInjection;
 using SrMobile.Contracts;
 using SrMobile.Engine;
 
@@ -15,7 +14,6 @@ namespace SrMobile.Cli.Commands;
 /// </summary>
 public static class BenchSearchCommand
 {
-    private static readonly JsonSerializerOptions Json = new() { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
 
     /// <summary>
     /// What the process holds once the GC has compacted and returned what it can to the system: the RSS right after a
@@ -124,7 +122,7 @@ public static class BenchSearchCommand
                     managed_heap_growth_mb = (GC.GetTotalMemory(forceFullCollection: true) - heapBefore) / 1e6,
                     rss_mb_held = HeldMemory(process) / 1e6,
                 };
-                console.Out.WriteLine(parse.GetValue(json) ? JsonSerializer.Serialize(report, Json) : string.Create(CultureInfo.InvariantCulture,
+                console.Out.WriteLine(parse.GetValue(json) ? JsonSerializer.Serialize(report, SrMobileCommand.Json) : string.Create(CultureInfo.InvariantCulture,
                     $"{report.candidates} candidates ({report.done} done, {report.failed} failed), {workerCount} simulated trainers and device workers: {report.wall_seconds:F1} s wall (submit {report.submit_seconds:F1} s), {report.candidates_per_second:F0}/s; CPU {report.cpu_ms_per_candidate:F2} ms per candidate ({report.cpu_utilisation_of_machine:P0} of {Environment.ProcessorCount} cores); RSS {report.rss_mb_before:F0} → {report.rss_mb_after:F0} MB (peak {report.rss_mb_peak:F0}, held after a compacting GC {report.rss_mb_held:F0}), managed heap +{report.managed_heap_growth_mb:F0} MB; front {report.front_points} of {report.measured_points}"));
                 return report.done == report.candidates ? 0 : 1;
             }

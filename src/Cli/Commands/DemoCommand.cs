@@ -1,11 +1,10 @@
 using System.CommandLine;
 using System.Globalization;
-using Microsoft.Extensions.DependencyInjection;
 using SrMobile.Contracts;
 using SrMobile.Engine;
 using SrMobile.Engine.Evaluation;
 using SrMobile.Engine.Metrics;
-using SrMobile.Grains;
+using SrMobile.Query;
 
 namespace SrMobile.Cli.Commands;
 
@@ -27,7 +26,8 @@ public static class DemoCommand
         var iterations = new Option<long?>("--iterations") { Description = "Float training steps per candidate (QAT gets half); default: the spec's" };
         var quick = new Option<bool>("--quick") { Description = "Smoke run: a 3-run latency protocol at 120x160 (the times mean little)" };
         var threads = new Option<int>("--threads") { Description = "Trainer threads (0 = all cores)", DefaultValueFactory = _ => 0 };
-        var command = new Command("demo", $"A small real search on the bundled photos ({SpecPath}), ending with its Pareto front.") { workdir, fresh, iterations, quick, threads };
+        var noDashboard = SearchCommand.NoDashboardOption();
+        var command = new Command("demo", $"A small real search on the bundled photos ({SpecPath}), ending with its Pareto front; live in the dashboard.") { workdir, fresh, iterations, quick, threads, noDashboard };
         command.SetAction((parse, cancellation) => SrMobileCommand.Guard(console, async () =>
         {
             var root = Path.Combine(parse.GetValue(workdir)?.FullName ?? Directory.GetCurrentDirectory(), ".srmobile", "demo");
@@ -35,22 +35,27 @@ public static class DemoCommand
                 Directory.Delete(root, recursive: true);
             var spec = Spec(parse.GetValue(iterations), parse.GetValue(quick));
 
-            using var host = SearchCommand.EmbeddedCluster(root, parse.GetValue(threads));
+            var dashboard = !parse.GetValue(noDashboard);
+            using var host = SearchCommand.EmbeddedCluster(root, parse.GetValue(threads), web: dashboard);
             await host.StartAsync(cancellation);
             try
             {
-                var grains = host.Services.GetRequiredService<IGrainFactory>();
-                var search = grains.GetGrain<ISearchGrain>(spec.Name);
-                var submitted = await search.Submit(SearchSpecWriter.ToJson(spec));
+                var service = new SearchService(host.Services.GetRequiredService<IGrainFactory>());
+                var submitted = (await service.Submit(SearchSpecWriter.ToJson(spec), cancellation)).Result;
                 if (!submitted.Accepted)
                     throw new BadInputException($"{root} holds a demo run with other settings ({string.Join("; ", submitted.Errors)}); add --fresh to start over");
                 console.Error.WriteLine(submitted.Created
                     ? $"demo: {submitted.Candidates} candidates ({string.Join(" × ", $"depths {string.Join('/', spec.Depths)}", $"widths {string.Join('/', spec.Widths)}", string.Join('/', spec.Quantization.Select(q => q.Kind)))}, x3), state in {root}"
                     : $"demo resumes: {submitted.Candidates} candidates, state in {root}");
-                await SearchCommand.Follow(console, grains, search, submitted.Candidates, cancellation);
-                var failed = await PrintCandidates(console.Out, grains, spec);
+                var url = dashboard ? SearchCommand.DashboardUrl(host, spec.Name) : null;
+                if (url is not null)
+                    console.Error.WriteLine($"dashboard: {url}");
+                await SearchCommand.Follow(console, service, spec.Name, submitted.Candidates, cancellation);
+                var failed = await PrintCandidates(console.Out, service, spec);
                 console.Out.WriteLine();
-                await SearchCommand.PrintFronts(console.Out, grains, spec);
+                SearchCommand.PrintFronts(console.Out, (await service.Fronts(spec.Name, cancellation: cancellation))!);
+                if (url is not null)
+                    await SearchCommand.KeepServing(console, url, cancellation);
                 return failed == 0 ? 0 : 1;
             }
             finally
@@ -86,10 +91,10 @@ public static class DemoCommand
     }
 
     /// <summary>One line per candidate (float and int8 PSNR, time), with bicubic's PSNR on the same images; returns how many failed.</summary>
-    private static async Task<int> PrintCandidates(TextWriter writer, IGrainFactory grains, SearchSpec spec)
+    private static async Task<int> PrintCandidates(TextWriter writer, SearchService service, SearchSpec spec)
     {
         var validation = spec.Datasets.Validation ?? spec.Datasets.Train;
-        var views = await Task.WhenAll(SearchGrain.Expand(spec).Select(c => grains.GetGrain<ICandidateGrain>(c.Key).Get()));
+        var views = await service.Candidates(spec.Name) ?? [];
         foreach (var scale in spec.Scales)
         {
             var bicubic = DatasetEvaluation.Run(validation, scale, ProtocolKind.Y, DatasetEvaluation.BicubicMethod, null).Mean.Psnr;

@@ -41,6 +41,9 @@ public sealed record LatencyResult
     [JsonPropertyName("p99_ms")] public required double P99Ms { get; init; }
     [JsonPropertyName("mean_ms")] public required double MeanMs { get; init; }
     [JsonPropertyName("std_ms")] public required double StdMs { get; init; }
+
+    /// <summary>The coefficient of variation of the runs: std / mean.</summary>
+    [JsonPropertyName("cov")] public double Cov => MeanMs > 0 ? StdMs / MeanMs : double.NaN;
     [JsonPropertyName("min_ms")] public required double MinMs { get; init; }
     [JsonPropertyName("max_ms")] public required double MaxMs { get; init; }
     [JsonPropertyName("runs")] public required int Runs { get; init; }

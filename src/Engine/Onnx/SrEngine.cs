@@ -1,3 +1,4 @@
+using Google.Protobuf;
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
 using Onnx;
@@ -61,6 +62,9 @@ public sealed class SrEngine : IDisposable
 
     public static string RuntimeVersion => OrtEnv.Instance().GetVersionString();
 
+    /// <summary>The execution providers this build of ONNX Runtime offers (the engine runs on the CPU one).</summary>
+    public static IReadOnlyList<string> ExecutionProviders() => OrtEnv.Instance().GetAvailableProviders();
+
     public static SrEngine Load(string path, EngineOptions? options = null)
     {
         options ??= new EngineOptions();
@@ -78,6 +82,8 @@ public sealed class SrEngine : IDisposable
         if (model.Graph is null || model.Graph.Node.Count == 0)
             throw new BadInputException($"{path}: ONNX model has no graph");
         var radius = model.Graph.Node.Count(n => n.OpType is "Conv" or "QLinearConv");
+        // The bytes ORT gets: the file's own, or its weights widened where this CPU's int8 kernels saturate.
+        var bytes = SaturatingKernels.Here && SaturatingKernels.WidenWeights(model) > 0 ? model.ToByteArray() : null;
 
         var sessionOptions = new SessionOptions
         {
@@ -115,7 +121,7 @@ public sealed class SrEngine : IDisposable
         InferenceSession session;
         try
         {
-            session = new InferenceSession(path, sessionOptions);
+            session = bytes is null ? new InferenceSession(path, sessionOptions) : new InferenceSession(bytes, sessionOptions);
         }
         catch (OnnxRuntimeException e)
         {

@@ -1,8 +1,11 @@
+using System.Diagnostics.Metrics;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Orleans.Metadata;
 using Orleans.Placement;
 using Orleans.Runtime.MembershipService.SiloMetadata;
 using Orleans.Runtime.Placement;
+using SrMobile.Contracts.Telemetry;
 
 namespace SrMobile.Grains.Placement;
 
@@ -71,6 +74,9 @@ public static class SiloRolePlacementExtensions
     {
         silo.UseSiloMetadata(new Dictionary<string, string> { [SiloRoles.MetadataKey] = string.Join(',', roles) });
         silo.Services.AddPlacementFilter<SiloRolePlacementFilterStrategy, SiloRolePlacementFilterDirector>(ServiceLifetime.Singleton);
+        // Every silo of SrMobile grains has their instruments; a host that configured its own identity registered them first.
+        silo.Services.AddMetrics();
+        silo.Services.TryAddSingleton(services => new SrMobileMetrics(services.GetRequiredService<IMeterFactory>(), SrMobileMetrics.DefaultService, SrMobileMetrics.DefaultInstance));
         return silo;
     }
 }
