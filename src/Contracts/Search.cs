@@ -144,9 +144,6 @@ public interface ICandidateGrain : IJobOwner
     /// <summary>One device's measurement: stored once and reported to that device's Pareto front; done once every device has reported.</summary>
     Task<Verdict> Measured(JobLease lease, DeviceMeasurement measurement);
 
-    /// <summary>The work of the job failed; <paramref name="retryable"/> when another attempt may succeed (not bad input).</summary>
-    Task<Verdict> WorkFailed(JobLease lease, string error, bool retryable);
-
     /// <summary>Ends an unfinished candidate (cancelled); its running job stops at its next heartbeat.</summary>
     Task Cancel(string reason);
 
@@ -179,11 +176,15 @@ public sealed record SearchStatus(
     [property: Id(3)] IReadOnlyDictionary<CandidateStage, int> Stages,
     [property: Id(4)] int Candidates,
     [property: Id(5)] int Expanded,
-    [property: Id(6)] IReadOnlyList<Stall>? Stalls = null)
+    [property: Id(6)] IReadOnlyList<Stall>? Stalls = null,
+    [property: Id(7)] int Confirming = 0)
 {
     /// <summary>Every candidate has ended (done, failed or cancelled).</summary>
-    public bool Finished => Submitted && Expanded == Candidates
+    public bool AllEnded => Submitted && Expanded == Candidates
         && Stages.Where(s => s.Key is CandidateStage.Done or CandidateStage.Failed or CandidateStage.Cancelled).Sum(s => s.Value) == Candidates;
+
+    /// <summary>Every candidate has ended and every front's confirmation run too (<see cref="Confirming"/>: the fronts still waiting for theirs).</summary>
+    public bool Finished => AllEnded && Confirming == 0;
 }
 
 /// <summary>

@@ -34,6 +34,21 @@ public static class ParetoKeys
 
     /// <summary>The search a front belongs to (search names hold no '/').</summary>
     public static string SearchOf(string paretoKey) => paretoKey[..paretoKey.IndexOf('/', StringComparison.Ordinal)];
+
+    /// <summary>The device key of a front: all after the scale (search names and scales hold no '/').</summary>
+    public static string DeviceOf(string paretoKey) => paretoKey.Split('/', 3)[2];
+
+    /// <summary>The id of a front's confirmation job (in its device's pool).</summary>
+    public static string ConfirmationJobId(string paretoKey) => $"{paretoKey}/confirm";
+
+    /// <summary>What a confirmation job's payload starts with: the rest is the front's key (a candidate's payload is its key).</summary>
+    public const string ConfirmationPayloadPrefix = "front:";
+
+    public static string ConfirmationPayload(string paretoKey) => ConfirmationPayloadPrefix + paretoKey;
+
+    /// <summary>The front whose confirmation a job payload names, or null for a candidate's job.</summary>
+    public static string? ConfirmedFront(string payload) =>
+        payload.StartsWith(ConfirmationPayloadPrefix, StringComparison.Ordinal) ? payload[ConfirmationPayloadPrefix.Length..] : null;
 }
 
 /// <summary>The kinds of <see cref="Artifact"/> a trainer stores for a candidate.</summary>

@@ -137,7 +137,10 @@ public interface IWorkQueueGrain : IGrainWithStringKey
     Task<IReadOnlyList<JobView>> Leased();
 }
 
-/// <summary>Who a queue tells about its jobs: the grain named by the job's payload (a candidate).</summary>
+/// <summary>
+/// Who a queue tells about its jobs and whom its workers report to: the grain the job's payload names, a candidate
+/// (the payload is its key) or a Pareto front (its confirmation job; see <see cref="JobOwners"/>).
+/// </summary>
 public interface IJobOwner : IGrainWithStringKey
 {
     /// <summary>
@@ -146,4 +149,14 @@ public interface IJobOwner : IGrainWithStringKey
     /// </summary>
     [OneWay]
     Task LeaseLost(string jobId, int epoch, int lostLeases, string reason);
+
+    /// <summary>The work of the job failed; <paramref name="retryable"/> when another attempt may succeed (not bad input).</summary>
+    Task<Verdict> WorkFailed(JobLease lease, string error, bool retryable);
+}
+
+public static class JobOwners
+{
+    /// <summary>The owner a job's payload names: a front for a confirmation job, else the candidate of that key.</summary>
+    public static IJobOwner Of(IGrainFactory grains, string payload) =>
+        ParetoKeys.ConfirmedFront(payload) is { } front ? grains.GetGrain<IParetoGrain>(front) : grains.GetGrain<ICandidateGrain>(payload);
 }

@@ -16,6 +16,9 @@ public sealed class SearchState
 
     /// <summary>How many candidates (in grid order) have been created and enqueued.</summary>
     [Id(4)] public int Expanded { get; set; }
+
+    /// <summary>Every front's confirmation run has ended: the search is done once its candidates are.</summary>
+    [Id(5)] public bool Confirmed { get; set; }
 }
 
 /// <summary>How a search watches over its candidates (configuration section <c>SrMobile:Search</c>).</summary>
@@ -68,6 +71,12 @@ public sealed class SearchGrain(
     private IGrainTimer? expansion;
     private IGrainTimer? watch;
     private IReadOnlyList<CandidateSpec>? grid;
+
+    /// <summary>The fronts whose confirmation has not ended, as of the last watch (null: not asked since activation).</summary>
+    private IReadOnlyList<string>? confirming;
+
+    /// <summary>When a watch first saw every candidate ended (this activation).</summary>
+    private DateTimeOffset? allEndedSeen;
 
     /// <summary>The stage counts this silo's metrics read (by <see cref="CandidateStage"/>), kept with <see cref="stages"/>.</summary>
     private int[] stageCounts = [];
@@ -166,8 +175,34 @@ public sealed class SearchGrain(
     private SearchStatus Current()
     {
         var counts = stages.Values.GroupBy(v => v.Stage).ToDictionary(g => g.Key, g => g.Count());
-        return new SearchStatus(this.GetPrimaryKeyString(), state.State.SpecHash is not null, state.State.Cancelled, counts,
+        var status = new SearchStatus(this.GetPrimaryKeyString(), state.State.SpecHash is not null, state.State.Cancelled, counts,
             Grid.Count, state.State.Expanded, stalls);
+        // Once every candidate has ended, the fronts are confirmed before the search is done (unless it was cancelled).
+        var unconfirmed = !status.AllEnded || state.State.Cancelled || state.State.Confirmed ? 0 : confirming?.Count ?? Fronts().Count;
+        return status with { Confirming = unconfirmed };
+    }
+
+    /// <summary>The keys of the search's fronts: one per scale and device key.</summary>
+    private IReadOnlyList<string> Fronts()
+    {
+        var spec = Stored(state.State.SpecText!);
+        return [.. spec.Scales.SelectMany(scale => spec.Devices.Select(device => ParetoKeys.Of(spec.Name, scale, device)))];
+    }
+
+    /// <summary>
+    /// Starts (or repairs) the confirmation of every front not yet confirmed and keeps which still run; once all have
+    /// ended, that is stored and the search is done.
+    /// </summary>
+    private async Task ConfirmFronts()
+    {
+        var fronts = Fronts();
+        var answers = await Task.WhenAll(fronts.Select(key => GrainFactory.GetGrain<IParetoGrain>(key).Confirm()));
+        confirming = [.. fronts.Where((_, i) => !answers[i].Ended)];
+        if (confirming.Count == 0)
+        {
+            state.State.Confirmed = true;
+            await state.WriteStateAsync();
+        }
     }
 
     private void StartWatching() => watch ??= this.RegisterGrainTimer(Watch, new GrainTimerCreationOptions(options.Value.WatchPeriod, options.Value.WatchPeriod) { Interleave = false, KeepAlive = true });
@@ -191,6 +226,15 @@ public sealed class SearchGrain(
                 Notify(new ClusterChange(this.GetPrimaryKeyString(), view.Key, view.Stage));
         }
         repairedAll = true;
+        if (Current() is { AllEnded: true, Confirming: > 0 })
+        {
+            // A candidate tells the search it is done just before it reports its point: confirming starts a watch
+            // later, so the fronts hold every point (a crash between the two is mended by the repair above).
+            if (allEndedSeen is null)
+                allEndedSeen = now;
+            else
+                await ConfirmFronts();
+        }
         await FindStalls(now);
         if (Current().Finished)
         {
@@ -207,7 +251,8 @@ public sealed class SearchGrain(
     {
         var spec = Stored(state.State.SpecText!);
         var training = stages.Values.Count(s => s.Stage is CandidateStage.Queued or CandidateStage.Training or CandidateStage.Quantizing);
-        var measuring = stages.Values.Count(s => s.Stage == CandidateStage.Measuring);
+        // A front's confirmation job waits on its device's workers as a measurement does.
+        var measuring = stages.Values.Count(s => s.Stage == CandidateStage.Measuring) + Current().Confirming;
         var found = new List<Stall>();
         var online = measuring > 0
             ? (await GrainFactory.GetGrain<IDeviceRegistryGrain>(IDeviceRegistryGrain.Key).List()).Where(w => w.Online).Select(w => w.Registration.DeviceKey).ToHashSet()
@@ -233,8 +278,13 @@ public sealed class SearchGrain(
             var since = stallSince.TryGetValue(pool, out var known) ? known : stallSince[pool] = summary.OldestQueuedUtc ?? now;
             found.Add(new Stall(pool, reason, summary.Queued + summary.Leased, since));
             if (device is not null && spec.DeviceTimeoutSeconds is { } timeout && now - since > TimeSpan.FromSeconds(timeout))
+            {
                 await Task.WhenAll(stages.Where(s => s.Value.Stage == CandidateStage.Measuring)
                     .Select(s => GrainFactory.GetGrain<ICandidateGrain>(s.Key).DeviceTimedOut(device, now - since)));
+                var unconfirmed = FormattableString.Invariant($"no worker of device key '{device}' took the confirmation within the spec's device_timeout ({(now - since).TotalSeconds:F0} s waited); the front shows first measurements");
+                await Task.WhenAll((confirming ?? []).Where(key => ParetoKeys.DeviceOf(key) == device)
+                    .Select(key => GrainFactory.GetGrain<IParetoGrain>(key).GiveUpConfirmation(unconfirmed)));
+            }
         }
         stalls = found;
     }
@@ -296,6 +346,8 @@ public sealed class SearchGrain(
         state.State.Cancelled = true;
         await state.WriteStateAsync();
         await Task.WhenAll(Grid.Take(state.State.Expanded).Select(c => GrainFactory.GetGrain<ICandidateGrain>(c.Key).Cancel("search cancelled")));
+        if (state.State.SpecText is not null && !state.State.Confirmed)
+            await Task.WhenAll(Fronts().Select(key => GrainFactory.GetGrain<IParetoGrain>(key).GiveUpConfirmation("search cancelled")));
     }
 
 }

@@ -366,7 +366,7 @@ public sealed class WorkQueueGrain(IOptions<WorkQueueOptions> options, ILogger<W
             log.LogWarning("{Queue}: {Job}: {Reason}; queued again ({Lost} lost leases)", this.GetPrimaryKeyString(), job.JobId, reason, job.LostLeases);
             // One-way: the owner decides (its retry rule) and may cancel the job; the queue never waits on it.
             if (job.Payload.Length > 0)
-                _ = GrainFactory.GetGrain<IJobOwner>(job.Payload).LeaseLost(job.JobId, epoch, job.LostLeases, reason);
+                _ = JobOwners.Of(GrainFactory, job.Payload).LeaseLost(job.JobId, epoch, job.LostLeases, reason);
         }
         await KeepReminder();
     }

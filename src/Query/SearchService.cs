@@ -139,8 +139,8 @@ public sealed class SearchService(IGrainFactory grains) : ISearchService
             {
                 var view = await grains.GetGrain<IParetoGrain>(ParetoKeys.Of(spec.Name, s, d)).Get();
                 var onFront = view.Front.Select(p => p.CandidateKey).ToHashSet();
-                FrontPoint Point(ParetoPoint p) => new(p.CandidateKey, p.Psnr, p.MedianMs, ParetoMath.MaiScore(p.Psnr, p.MedianMs, spec.MaiConstant), onFront.Contains(p.CandidateKey));
-                fronts.Add(new FrontView(s, d, [.. view.Front.Select(Point)], [.. view.All.Select(Point)], view.History, view.History.LastOrDefault()?.Hypervolume ?? 0));
+                FrontPoint Point(ParetoPoint p) => new(p.CandidateKey, p.Psnr, p.MedianMs, ParetoMath.MaiScore(p.Psnr, p.MedianMs, spec.MaiConstant), onFront.Contains(p.CandidateKey), p.FirstMs);
+                fronts.Add(new FrontView(s, d, [.. view.Front.Select(Point)], [.. view.All.Select(Point)], view.History, view.History.LastOrDefault()?.Hypervolume ?? 0, view.Confirmation));
             }
         }
         return fronts;

@@ -5,17 +5,24 @@ namespace SrMobile.Query;
 /// <summary>A search in the list of searches: when it was submitted and its counts.</summary>
 public sealed record SearchSummary(string Name, DateTimeOffset? SubmittedUtc, SearchStatus Status);
 
-/// <summary>One point of a front as a user reads it: the candidate, int8 PSNR, median ms, the MAI-style score, and whether it is on the front.</summary>
-public sealed record FrontPoint(string CandidateKey, double Psnr, double MedianMs, double MaiScore, bool OnFront);
+/// <summary>
+/// One point of a front as a user reads it: the candidate, int8 PSNR, median ms, the MAI-style score, whether it is on
+/// the front, and for a confirmed point the candidate's first measurement (<see cref="MedianMs"/> is then the confirmation's).
+/// </summary>
+public sealed record FrontPoint(string CandidateKey, double Psnr, double MedianMs, double MaiScore, bool OnFront, double? FirstMs = null);
 
-/// <summary>The front of one (scale, device key): the non-dominated points, every point, the hypervolume over time and now.</summary>
+/// <summary>
+/// The front of one (scale, device key): the non-dominated points, every point, the hypervolume over time and now, and
+/// its confirmation run (status, candidates, error).
+/// </summary>
 public sealed record FrontView(
     int Scale,
     string Device,
     IReadOnlyList<FrontPoint> Front,
     IReadOnlyList<FrontPoint> All,
     IReadOnlyList<HypervolumeSample> History,
-    double Hypervolume);
+    double Hypervolume,
+    FrontConfirmation? Confirmation = null);
 
 /// <summary>A candidate that failed, with its error history.</summary>
 public sealed record CandidateErrors(string Key, CandidateStage Stage, IReadOnlyList<string> Errors);

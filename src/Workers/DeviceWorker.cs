@@ -222,6 +222,17 @@ public sealed class DeviceWorker(
         (await Grains.GetGrain<IDeviceTokensGrain>(IDeviceTokensGrain.Key).Create(settings.Key, null, member: settings.WorkerId)).Secret;
     protected override async Task Work(JobLease lease, LeaseKeeper keeper, CancellationToken stoppingToken)
     {
+        if (ParetoKeys.ConfirmedFront(lease.Payload) is { } front)
+            await Confirm(front, lease, keeper);
+        else
+            await Measure(lease, keeper);
+        // Still holding the machine (its gate), so the canary shares the CPU with nothing either.
+        if (options.Value.Canary.Every > 0 && ++measuredSinceCanary >= options.Value.Canary.Every)
+            await RunCanary(stoppingToken);
+    }
+
+    private async Task Measure(JobLease lease, LeaseKeeper keeper)
+    {
         var candidate = Candidate(lease);
         var started = await Contained($"starting {lease.JobId}", () => candidate.MeasurementStarted(lease), ReportPatience, keeper.Token);
         if (!Taken(started, lease, "the start"))
@@ -235,8 +246,31 @@ public sealed class DeviceWorker(
         keeper.Report(new JobProgress("measuring", 0, 0, null));
         var measurement = await measurer.Measure(sessions.Current!.DeviceKey, view.Spec, view.Trained, keeper.Token) with { Canary = CanaryNow };
         Taken(await Contained($"reporting {lease.JobId}", () => candidate.Measured(lease, measurement), ReportPatience, CancellationToken.None), lease, "the measurement");
-        // Still holding the machine (its gate), so the canary shares the CPU with nothing either.
-        if (options.Value.Canary.Every > 0 && ++measuredSinceCanary >= options.Value.Canary.Every)
-            await RunCanary(stoppingToken);
+    }
+
+    /// <summary>
+    /// A front's confirmation: the planned candidates' graphs measured again, interleaved in one session, reported to
+    /// the front (which shows these medians from then on).
+    /// </summary>
+    private async Task Confirm(string front, JobLease lease, LeaseKeeper keeper)
+    {
+        var pareto = Grains.GetGrain<IParetoGrain>(front);
+        var plan = await Contained($"starting {lease.JobId}", () => pareto.ConfirmationStarted(lease), ReportPatience, keeper.Token);
+        if (plan is not { Accepted: true })
+        {
+            if (plan is not null)
+                Log.LogWarning("the start of {Job} was refused: {Reason}", lease.JobId, plan.Reason);
+            await Contained($"handing back {lease.JobId}", () => Grains.GetGrain<IWorkQueueGrain>(Pool).Release(lease.LeaseId, plan?.Reason ?? "no answer"), TimeSpan.FromSeconds(10), CancellationToken.None);
+            return;
+        }
+        var candidates = new List<CandidateView>();
+        foreach (var key in plan.Candidates)
+            candidates.Add(await Contained($"reading {key}", () => Grains.GetGrain<ICandidateGrain>(key).Get(), ReportPatience, keeper.Token)
+                ?? throw new TimeoutException($"candidate {key} of {front} did not answer"));
+        keeper.Report(new JobProgress("confirming", 0, 0, null));
+        var times = await measurer.Confirm(sessions.Current!.DeviceKey, candidates, keeper.Token);
+        Taken(await Contained($"reporting {lease.JobId}", () => pareto.Confirmed(lease, times), ReportPatience, CancellationToken.None), lease, "the confirmation");
+        Log.LogInformation("{Front}: confirmed {Count} candidates interleaved: {Times}", front, times.Count,
+            string.Join(", ", times.Select(t => FormattableString.Invariant($"{t.CandidateKey} {t.MedianMs:F2} ms"))));
     }
 }

@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using System.Text.Json;
 using Microsoft.Extensions.Options;
 using SrMobile.Artifacts;
 using SrMobile.Contracts;
@@ -12,7 +13,7 @@ namespace SrMobile.Workers;
 /// store (which verifies their SHA-256), runs the stored latency protocol, and scores the engine's own output on those
 /// images (the spec's folder for a candidate trained before its images travelled with it). The graph is the one of
 /// the activation type the device runs best (<see cref="ActivationTypes"/>). With
-/// <see cref="DeviceOptions.EngineLauncher"/> the engine runs in a child process (<see cref="EngineRun.Isolated"/>).
+/// <see cref="DeviceOptions.EngineLauncher"/> the engine runs in a child process (<see cref="EngineRun.Isolated{T}"/>).
 /// </summary>
 public sealed class EngineMeasurer(IArtifactStore artifacts, IOptions<DeviceOptions> options) : ICandidateMeasurer
 {
@@ -22,8 +23,43 @@ public sealed class EngineMeasurer(IArtifactStore artifacts, IOptions<DeviceOpti
     {
         var settings = options.Value;
         var folder = settings.ArtifactFolder;
+        var (path, activations) = await FetchGraph(device, spec, trained, cancellation);
+        var validation = spec.Datasets.Validation ?? spec.Datasets.Train;
+        if (trained.Artifacts.FirstOrDefault(a => a.Kind == ArtifactKinds.ValidationImages) is { } images)
+            validation = ValidationImages.Unpack(await artifacts.Fetch(images, folder, cancellation), images.Sha256, folder);
+        var request = new EngineRequest(device, path, validation, spec.Scale, Protocol(spec.Protocol),
+            Activations: activations, MaxCov: settings.MaxCov, MaxRepeats: settings.MaxRepeats);
+        return await Run(request, TimeSpan.FromSeconds(spec.Protocol.MaxSeconds * (1 + settings.MaxRepeats)), cancellation);
+    }
+
+    public async Task<IReadOnlyList<ConfirmedTime>> Confirm(string device, IReadOnlyList<CandidateView> candidates, CancellationToken cancellation)
+    {
+        if (candidates.Count == 0)
+            return [];
+        var models = new List<string>();
+        foreach (var candidate in candidates)
+        {
+            if (candidate.Spec is null || candidate.Trained is null)
+                throw new InvalidDataException($"candidate {candidate.Key} has no trained model to confirm");
+            models.Add((await FetchGraph(device, candidate.Spec, candidate.Trained, cancellation)).Path);
+        }
+        // Every candidate of a front comes from one search, so they share its protocol; each candidate gets the
+        // protocol's time (its minimum and maximum seconds are the whole run's, shared by all the models interleaved).
+        var spec = candidates[0].Spec!;
+        var protocol = Protocol(spec.Protocol);
+        protocol = protocol with { MinSeconds = protocol.MinSeconds * models.Count, MaxSeconds = protocol.MaxSeconds * models.Count };
+        var request = new EngineRequest(device, models[0], null, spec.Scale, protocol, Interleaved: models);
+        var runs = await RunInterleaved(request, TimeSpan.FromSeconds(protocol.MaxSeconds), cancellation);
+        return [.. candidates.Select((c, i) => new ConfirmedTime(c.Key, runs[i].MedianMs, runs[i].Cov, JsonSerializer.Serialize(runs[i])))];
+    }
+
+    /// <summary>
+    /// The candidate's int8 graph this device measures, fetched (SHA-256 checked), and its activation type. A candidate
+    /// trained before its graphs were exported per activation type has only the uint8 one.
+    /// </summary>
+    private async Task<(string Path, string Activations)> FetchGraph(string device, CandidateSpec spec, TrainedCandidate trained, CancellationToken cancellation)
+    {
         var activations = ActivationsFor(device, spec);
-        // A candidate trained before its graphs were exported per activation type has only the uint8 one.
         var graph = trained.Artifacts.FirstOrDefault(a => a.Kind == ArtifactKinds.Int8OnnxOf(activations));
         if (graph is null)
         {
@@ -31,23 +67,19 @@ public sealed class EngineMeasurer(IArtifactStore artifacts, IOptions<DeviceOpti
                 ?? throw new InvalidDataException($"candidate {spec.Key} has no int8 graph with {activations} activations (its artifacts: {string.Join(", ", trained.Artifacts.Select(a => a.Kind))})");
             activations = ActivationTypes.UInt8;
         }
-        var path = await artifacts.Fetch(graph, folder, cancellation);
-        var validation = spec.Datasets.Validation ?? spec.Datasets.Train;
-        if (trained.Artifacts.FirstOrDefault(a => a.Kind == ArtifactKinds.ValidationImages) is { } images)
-            validation = ValidationImages.Unpack(await artifacts.Fetch(images, folder, cancellation), images.Sha256, folder);
-        var p = spec.Protocol;
-        var request = new EngineRequest(device, path, validation, spec.Scale, new LatencyProtocol
-        {
-            Height = p.Height,
-            Width = p.Width,
-            Threads = p.Threads,
-            Warmup = p.Warmup,
-            MinRuns = p.MinRuns,
-            MinSeconds = p.MinSeconds,
-            MaxSeconds = p.MaxSeconds,
-        }, Activations: activations, MaxCov: settings.MaxCov, MaxRepeats: settings.MaxRepeats);
-        return await Run(request, TimeSpan.FromSeconds(p.MaxSeconds * (1 + settings.MaxRepeats)), cancellation);
+        return (await artifacts.Fetch(graph, options.Value.ArtifactFolder, cancellation), activations);
     }
+
+    private static LatencyProtocol Protocol(MeasurementProtocol p) => new()
+    {
+        Height = p.Height,
+        Width = p.Width,
+        Threads = p.Threads,
+        Warmup = p.Warmup,
+        MinRuns = p.MinRuns,
+        MinSeconds = p.MinSeconds,
+        MaxSeconds = p.MaxSeconds,
+    };
 
     public async Task<CanaryRun?> Canary(CancellationToken cancellation)
     {
@@ -71,13 +103,20 @@ public sealed class EngineMeasurer(IArtifactStore artifacts, IOptions<DeviceOpti
         var type => throw new InvalidOperationException($"{DeviceOptions.Section}:Activations must be {string.Join(" or ", ActivationTypes.All)}, not '{type}'"),
     };
 
-    private async Task<DeviceMeasurement> Run(EngineRequest request, TimeSpan protocolLimit, CancellationToken cancellation)
+    private Task<DeviceMeasurement> Run(EngineRequest request, TimeSpan protocolLimit, CancellationToken cancellation) =>
+        Run(request, protocolLimit, EngineRun.Execute, cancellation);
+
+    private Task<IReadOnlyList<LatencyResult>> RunInterleaved(EngineRequest request, TimeSpan protocolLimit, CancellationToken cancellation) =>
+        Run(request, protocolLimit, EngineRun.ExecuteInterleaved, cancellation);
+
+    /// <summary>In this process, or with <see cref="DeviceOptions.EngineLauncher"/> in a child process (<see cref="EngineRun.Isolated{T}"/>).</summary>
+    private async Task<T> Run<T>(EngineRequest request, TimeSpan protocolLimit, Func<EngineRequest, T> inProcess, CancellationToken cancellation)
     {
         var settings = options.Value;
         if (settings.EngineLauncher is not { Length: > 0 } launcher)
-            return await Task.Run(() => EngineRun.Execute(request), cancellation);
+            return await Task.Run(() => inProcess(request), cancellation);
         // The protocol's own limit, and time to load the engine and score the images.
         var timeout = settings.EngineTimeout ?? protocolLimit + TimeSpan.FromMinutes(5);
-        return await EngineRun.Isolated(request, launcher, Path.Combine(settings.ArtifactFolder, "runs"), timeout, cancellation);
+        return await EngineRun.Isolated<T>(request, launcher, Path.Combine(settings.ArtifactFolder, "runs"), timeout, cancellation);
     }
 }

@@ -8,7 +8,10 @@ using SrMobile.Engine.Onnx;
 
 namespace SrMobile.Workers;
 
-/// <summary>One measurement for the engine: a model on this machine under a latency protocol, scored on a validation folder.</summary>
+/// <summary>
+/// One measurement for the engine: a model on this machine under a latency protocol, scored on a validation folder;
+/// or, with <see cref="Interleaved"/>, the latency of several models measured interleaved (a front's confirmation).
+/// </summary>
 public sealed record EngineRequest(
     [property: JsonPropertyName("device")] string Device,
     [property: JsonPropertyName("model")] string Model,
@@ -18,14 +21,15 @@ public sealed record EngineRequest(
     [property: JsonPropertyName("outputs")] string? OutputFolder = null,
     [property: JsonPropertyName("activations")] string Activations = ActivationTypes.UInt8,
     [property: JsonPropertyName("max_cov")] double? MaxCov = null,
-    [property: JsonPropertyName("max_repeats")] int MaxRepeats = 0);
+    [property: JsonPropertyName("max_repeats")] int MaxRepeats = 0,
+    [property: JsonPropertyName("interleaved")] IReadOnlyList<string>? Interleaved = null);
 
 /// <summary>A measurement that did not end with a result: the engine crashed, hung or refused the model.</summary>
 public sealed class EngineFaultException(string message) : Exception(message);
 
 /// <summary>
 /// The int8 engine's work on one measurement: the latency protocol, then PSNR/SSIM of the engine's own output (its
-/// SR images written to <see cref="EngineRequest.OutputFolder"/> when given). <see cref="Isolated"/> runs it in a child
+/// SR images written to <see cref="EngineRequest.OutputFolder"/> when given). <see cref="Isolated{T}"/> runs it in a child
 /// process with a timeout, so a model that crashes or hangs the engine fails that measurement, not the worker.
 /// </summary>
 public static class EngineRun
@@ -64,6 +68,10 @@ public static class EngineRun
             psnr, ssim, JsonSerializer.Serialize(latency), latency.Cov, repeats, request.Activations);
     }
 
+    /// <summary>The latency of every model of <see cref="EngineRequest.Interleaved"/>, interleaved run by run in one engine session each.</summary>
+    public static IReadOnlyList<LatencyResult> ExecuteInterleaved(EngineRequest request) =>
+        LatencyMeasurement.Measure(request.Interleaved ?? throw new ArgumentException("the engine request names no interleaved models"), request.Protocol.Validate());
+
     /// <summary>The child's side: reads the request, measures, writes the result; a failure is the exit code 1 and its message on stderr.</summary>
     public static int Child(string requestPath, string resultPath)
     {
@@ -71,7 +79,8 @@ public static class EngineRun
         {
             var request = JsonSerializer.Deserialize<EngineRequest>(File.ReadAllText(requestPath), Json)
                 ?? throw new InvalidDataException($"{requestPath}: empty engine request");
-            File.WriteAllText(resultPath, JsonSerializer.Serialize(Execute(request), Json));
+            var result = request.Interleaved is null ? JsonSerializer.Serialize(Execute(request), Json) : JsonSerializer.Serialize(ExecuteInterleaved(request), Json);
+            File.WriteAllText(resultPath, result);
             return 0;
         }
         catch (Exception e)
@@ -86,7 +95,7 @@ public static class EngineRun
     /// <c>engine REQUEST RESULT</c>, killed after <paramref name="timeout"/>. A crash (a signal, a non-zero exit) or a
     /// hang is an <see cref="EngineFaultException"/> naming the model and what happened, with the child's last words.
     /// </summary>
-    public static async Task<DeviceMeasurement> Isolated(EngineRequest request, IReadOnlyList<string> launcher, string folder, TimeSpan timeout, CancellationToken cancellation)
+    public static async Task<T> Isolated<T>(EngineRequest request, IReadOnlyList<string> launcher, string folder, TimeSpan timeout, CancellationToken cancellation)
     {
         Directory.CreateDirectory(folder);
         var id = Guid.NewGuid().ToString("N")[..12];
@@ -142,7 +151,7 @@ public static class EngineRun
         }
         try
         {
-            return JsonSerializer.Deserialize<DeviceMeasurement>(await File.ReadAllTextAsync(resultPath, cancellation), Json)
+            return JsonSerializer.Deserialize<T>(await File.ReadAllTextAsync(resultPath, cancellation), Json)
                 ?? throw new EngineFaultException($"the engine wrote no result for {request.Model}");
         }
         finally

@@ -114,7 +114,7 @@ public abstract class LeasingWorker(IGrainFactory grains, ILogger log, MachineGa
             {
                 var retryable = e is not (BadInputException or InvalidDataException or ArgumentException);
                 Log.LogError(e, "{Job} failed (epoch {Epoch}{Kind})", lease.JobId, lease.Epoch, retryable ? "" : ", bad input");
-                await Contained($"reporting the failure of {lease.JobId}", () => Candidate(lease).WorkFailed(lease, e.Message, retryable), ReportPatience, CancellationToken.None);
+                await Contained($"reporting the failure of {lease.JobId}", () => JobOwners.Of(Grains, lease.Payload).WorkFailed(lease, e.Message, retryable), ReportPatience, CancellationToken.None);
             }
         }
     }

@@ -37,11 +37,24 @@ public sealed class SimulatedMeasurer(IOptions<SimulatedWorkOptions> options) : 
     {
         if (options.Value.MeasurementTime > TimeSpan.Zero)
             await Task.Delay(options.Value.MeasurementTime, cancellation);
+        var milliseconds = Milliseconds(device, spec);
+        return new DeviceMeasurement(device, milliseconds, milliseconds * 1.05, 1, Engine, trained.Int8Psnr, trained.Int8Ssim, "{}", Cov: 0);
+    }
+
+    /// <summary>The same numbers again: a simulated machine has no moods to confirm away.</summary>
+    public async Task<IReadOnlyList<ConfirmedTime>> Confirm(string device, IReadOnlyList<CandidateView> candidates, CancellationToken cancellation)
+    {
+        if (options.Value.MeasurementTime > TimeSpan.Zero)
+            await Task.Delay(options.Value.MeasurementTime, cancellation);
+        return [.. candidates.Select(c => new ConfirmedTime(c.Key, Milliseconds(device, c.Spec!), 0, "{}"))];
+    }
+
+    private static double Milliseconds(string device, CandidateSpec spec)
+    {
         var architecture = new AbpnArchitecture(spec.Scale, spec.Depth, spec.Width);
         var pixels = (double)spec.Protocol.Height * spec.Protocol.Width;
         // 100 GMAC/s, about what the int8 engine reaches on this kind of CPU (docs/BENCHMARKS.md).
-        var milliseconds = 0.5 + architecture.MacsPerPixel * pixels / 1e8 * (1 + 0.2 * Jitter(spec.Key + device));
-        return new DeviceMeasurement(device, milliseconds, milliseconds * 1.05, 1, Engine, trained.Int8Psnr, trained.Int8Ssim, "{}");
+        return 0.5 + architecture.MacsPerPixel * pixels / 1e8 * (1 + 0.2 * Jitter(spec.Key + device));
     }
 
     /// <summary>Simulated work watches no machine, so it has no canary.</summary>

@@ -40,4 +40,36 @@ public class ParetoMathTests
         Assert.Equal(baseline / 2, ParetoMath.MaiScore(30, 100), 6);
         Assert.Equal(baseline / 4, ParetoMath.MaiScore(30, 50, constant: 4), 6);
     }
+
+    [Fact]
+    public void Near_front_points_are_the_front_and_those_within_five_percent_of_a_faster_as_accurate_point()
+    {
+        var points = new[]
+        {
+            P("a", 30, 100), P("b", 30.5, 103), P("within", 29, 104.9), P("just-beyond", 29.5, 105.2),
+            P("far", 28, 200), P("slow-best", 31, 300),
+        };
+        // Front points first (by time), then the others by how far they are from the front.
+        Assert.Equal(["a", "b", "slow-best", "within"], ParetoMath.NearFront(points).Select(p => p.CandidateKey));
+        Assert.Equal(["a", "b", "slow-best", "within", "just-beyond"], ParetoMath.NearFront(points, tolerance: 0.06).Select(p => p.CandidateKey));
+        Assert.Empty(ParetoMath.NearFront([]));
+        Assert.Equal(["only"], ParetoMath.NearFront([P("only", 30, 10)]).Select(p => p.CandidateKey));
+    }
+
+    [Fact]
+    public void Two_candidates_with_the_same_numbers_are_both_near_the_front()
+    {
+        // Identical graphs measure alike: either may be the one a noisy first measurement put ahead.
+        Assert.Equal(["ptq", "qat"], ParetoMath.NearFront([P("ptq", 30, 50), P("qat", 30, 50), P("other", 29, 80)]).Select(p => p.CandidateKey));
+    }
+
+    [Fact]
+    public void A_confirmation_job_names_its_front_and_a_candidate_job_names_none()
+    {
+        var front = ParetoKeys.Of("demo", 3, "rk3588-a76");
+        Assert.Equal("rk3588-a76", ParetoKeys.DeviceOf(front));
+        Assert.Equal(front, ParetoKeys.ConfirmedFront(ParetoKeys.ConfirmationPayload(front)));
+        Assert.Null(ParetoKeys.ConfirmedFront("demo/x3-m4-c28/ptq-minmax-100/abc"));
+        Assert.Equal("demo/x3/rk3588-a76/confirm", ParetoKeys.ConfirmationJobId(front));
+    }
 }

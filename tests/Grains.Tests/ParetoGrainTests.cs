@@ -1,4 +1,5 @@
 using SrMobile.Contracts;
+using SrMobile.Tests;
 
 namespace SrMobile.Grains.Tests;
 
@@ -36,5 +37,87 @@ public class ParetoGrainTests(ClusterFixture fixture) : IClassFixture<ClusterFix
         var view = await pareto.Get();
         Assert.Equal(["fast", "hidden"], view.Front.Select(p => p.CandidateKey));
         Assert.Equal(ParetoMath.Front(view.All), view.Front);
+    }
+
+    private async Task<(IParetoGrain Pareto, string Front, IWorkQueueGrain Queue, DeviceSession Session)> Front(params ParetoPoint[] points)
+    {
+        var device = $"dev-{Guid.NewGuid():N}"[..12];
+        var front = ParetoKeys.Of($"s-{Guid.NewGuid():N}"[..12], 3, device);
+        var pareto = fixture.Grains.GetGrain<IParetoGrain>(front);
+        foreach (var point in points)
+            Assert.True(await pareto.Report(point));
+        var session = await DeviceSessions.Join(fixture.Grains, device, $"board-{Guid.NewGuid():N}");
+        return (pareto, front, fixture.Grains.GetGrain<IWorkQueueGrain>(CandidateSpec.DevicePool(device)), session);
+    }
+
+    [Fact]
+    public async Task Confirmation_remeasures_the_near_front_candidates_once_and_the_front_shows_their_confirmed_times()
+    {
+        var (pareto, front, queue, session) = await Front(
+            new ParetoPoint("a", 30, 100), new ParetoPoint("b", 30.5, 103), new ParetoPoint("c", 29, 104), new ParetoPoint("far", 28, 200));
+
+        var confirmation = await pareto.Confirm();
+        Assert.Equal(ConfirmationStatus.Running, confirmation.Status);
+        Assert.Equal(["a", "b", "c"], confirmation.Candidates);
+        var lease = (await queue.Lease("board", session.Id))!;
+        Assert.Equal((ParetoKeys.ConfirmationJobId(front), ParetoKeys.ConfirmationPayload(front)), (lease.JobId, lease.Payload));
+        Assert.Equal(["a", "b", "c"], (await pareto.ConfirmationStarted(lease)).Candidates);
+        // Asked again while it runs (the search's watch): the same job, nothing new queued.
+        Assert.Equal(ConfirmationStatus.Running, (await pareto.Confirm()).Status);
+        Assert.Equal(0, (await queue.Summary()).Queued);
+
+        Assert.False((await pareto.Confirmed(lease, [new ConfirmedTime("far", 150, 0.01, "{}")])).Accepted);
+        Assert.False((await pareto.Confirmed(lease, [new ConfirmedTime("a", double.NaN, 0.01, "{}")])).Accepted);
+        ConfirmedTime[] times = [new("a", 110, 0.01, "{}"), new("b", 100, 0.01, "{}"), new("c", 105, 0.01, "{}")];
+        Assert.True((await pareto.Confirmed(lease, times)).Accepted);
+        Assert.True((await pareto.Confirmed(lease, times)).Accepted); // a retried report: taken once
+
+        var view = await pareto.Get();
+        Assert.Equal(ConfirmationStatus.Confirmed, view.Confirmation!.Status);
+        Assert.Equal(["b"], view.Front.Select(p => p.CandidateKey));
+        Assert.Equal(new ParetoPoint("a", 30, 110, FirstMs: 100), view.All.Single(p => p.CandidateKey == "a"));
+        Assert.Equal(new ParetoPoint("far", 28, 200), view.All.Single(p => p.CandidateKey == "far"));
+        Assert.Equal(JobStatus.Completed, (await queue.Get(lease.JobId))!.Status);
+        Assert.Equal(ParetoMath.Hypervolume(view.Front), view.History[^1].Hypervolume, 9);
+
+        // A candidate's repair reports its first measurement again: the confirmed time stays.
+        Assert.True(await pareto.Report(new ParetoPoint("a", 30, 100)));
+        Assert.Equal(110, (await pareto.Get()).All.Single(p => p.CandidateKey == "a").MedianMs);
+        Assert.Equal(ConfirmationStatus.Confirmed, (await pareto.Confirm()).Status);
+        Assert.Equal(0, (await queue.Summary()).Queued);
+    }
+
+    [Fact]
+    public async Task A_front_of_one_point_needs_no_confirmation()
+    {
+        var (pareto, _, queue, _) = await Front(new ParetoPoint("only", 30, 100), new ParetoPoint("far", 28, 300));
+        Assert.Equal((ConfirmationStatus.Confirmed, 0), (await pareto.Confirm()) is var c ? (c.Status, c.Candidates.Count) : default);
+        Assert.Equal(0, (await queue.Summary()).Queued);
+        Assert.Null((await pareto.Get()).All.Single(p => p.CandidateKey == "only").FirstMs);
+    }
+
+    [Fact]
+    public async Task A_confirmation_is_fenced_retried_by_the_one_rule_and_then_given_up_keeping_the_first_measurements()
+    {
+        var (pareto, _, queue, session) = await Front(new ParetoPoint("a", 30, 100), new ParetoPoint("b", 30.5, 101));
+        await pareto.Confirm();
+        var first = (await queue.Lease("board", session.Id))!;
+        Assert.True((await pareto.ConfirmationStarted(first)).Accepted);
+        Assert.True((await pareto.WorkFailed(first, "the engine was killed by signal 9", retryable: true)).Accepted);
+
+        var second = (await queue.Lease("board", session.Id))!;
+        Assert.Equal(first.Epoch + 1, second.Epoch);
+        Assert.True((await pareto.ConfirmationStarted(second)).Accepted);
+        Assert.False((await pareto.ConfirmationStarted(first)).Accepted);
+        Assert.False((await pareto.Confirmed(first, [new ConfirmedTime("a", 90, 0, "{}")])).Accepted);
+        Assert.True((await pareto.WorkFailed(second, "model.onnx: SHA-256 differs", retryable: false)).Accepted);
+
+        var view = await pareto.Get();
+        Assert.Equal(ConfirmationStatus.GaveUp, view.Confirmation!.Status);
+        Assert.Contains("SHA-256", view.Confirmation.Error);
+        Assert.All(view.All, p => Assert.Null(p.FirstMs));
+        Assert.Equal([100, 101], view.All.Select(p => p.MedianMs));
+        Assert.Equal(JobStatus.Failed, (await queue.Get(second.JobId))!.Status);
+        Assert.False((await pareto.Confirmed(second, [new ConfirmedTime("a", 90, 0, "{}")])).Accepted);
     }
 }

@@ -95,17 +95,20 @@ public static class DemoCommand
     {
         var validation = spec.Datasets.Validation ?? spec.Datasets.Train;
         var views = await service.Candidates(spec.Name) ?? [];
+        // The front's confirmation run measured the near-front candidates again, interleaved: their second number.
+        var confirmed = (await service.Fronts(spec.Name) ?? []).SelectMany(f => f.All).Where(p => p.FirstMs is not null).ToDictionary(p => p.CandidateKey, p => p.MedianMs);
         foreach (var scale in spec.Scales)
         {
             var bicubic = DatasetEvaluation.Run(validation, scale, ProtocolKind.Y, DatasetEvaluation.BicubicMethod, null).Mean.Psnr;
             writer.WriteLine(string.Create(CultureInfo.InvariantCulture, $"x{scale} on {validation} (Y PSNR; bicubic {bicubic:F2} dB):"));
-            writer.WriteLine($"  {"candidate",-48} {"stage",-9} {"float",7} {"int8",7} {"vs bicubic",10} {"ms (local)",10}");
+            writer.WriteLine($"  {"candidate",-48} {"stage",-9} {"float",7} {"int8",7} {"vs bicubic",10} {"ms (local)",10} {"confirmed",9}");
             foreach (var view in views.Where(v => v.Spec?.Scale == scale))
             {
                 var trained = view.Trained;
                 var milliseconds = view.Measurements.FirstOrDefault()?.MedianMs;
+                var again = confirmed.TryGetValue(view.Key, out var ms) ? ms.ToString("F1", CultureInfo.InvariantCulture) : "-";
                 writer.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"  {view.Key,-48} {view.Stage.ToString().ToLowerInvariant(),-9} {trained?.FloatPsnr,7:F2} {trained?.Int8Psnr,7:F2} {trained?.Int8Psnr - bicubic,10:+0.00;-0.00} {milliseconds,10:F1}"));
+                    $"  {view.Key,-48} {view.Stage.ToString().ToLowerInvariant(),-9} {trained?.FloatPsnr,7:F2} {trained?.Int8Psnr,7:F2} {trained?.Int8Psnr - bicubic,10:+0.00;-0.00} {milliseconds,10:F1} {again,9}"));
                 foreach (var error in view.Errors)
                     writer.WriteLine($"    {error}");
             }

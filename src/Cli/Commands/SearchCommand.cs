@@ -148,10 +148,13 @@ public static class SearchCommand
                 ? JsonSerializer.Serialize(new
                 {
                     name = status.Name, cancelled = status.Cancelled, finished = status.Finished, candidates = status.Candidates, created = status.Expanded, stages,
+                    confirming_fronts = status.Confirming,
                     waiting = (status.Stalls ?? []).Select(s => new { pool = s.Pool, reason = s.Reason, jobs = s.Waiting, since = s.SinceUtc, waited_seconds = Math.Round((DateTimeOffset.UtcNow - s.SinceUtc).TotalSeconds) }),
                 }, SrMobileCommand.Json)
                 : $"{status.Name}{(status.Cancelled ? " (cancelled)" : "")}{(status.Finished ? " (finished)" : "")}: {status.Expanded} of {status.Candidates} candidates created; "
-                    + string.Join(", ", stages.Select(s => $"{s.Key} {s.Value}")) + string.Concat((status.Stalls ?? []).Select(s => $"{Environment.NewLine}waiting: {s}")));
+                    + string.Join(", ", stages.Select(s => $"{s.Key} {s.Value}"))
+                    + (status.Confirming > 0 ? $"; confirming {status.Confirming} front(s) (their near-front candidates re-measured interleaved)" : "")
+                    + string.Concat((status.Stalls ?? []).Select(s => $"{Environment.NewLine}waiting: {s}")));
             return 0;
         })));
         return command;
@@ -436,11 +439,13 @@ public static class SearchCommand
                 (status.Expanded < status.Candidates && !status.Cancelled ? $"created {status.Expanded}/{status.Candidates}; " : "") + $"queued {Count(CandidateStage.Queued)}; " + string.Join("; ", running),
                 "",
                 $"failed {Count(CandidateStage.Failed)}{(status.Cancelled ? $", cancelled {Count(CandidateStage.Cancelled)}" : "")}"
+                    + (status.Confirming > 0 ? $"; confirming {status.Confirming} front(s)" : "")
                     + string.Concat((status.Stalls ?? []).Select(s => $"; waiting: {s}")),
             };
             long[] values = [trained, quantized, measured];
-            // A cancelled search creates no more candidates: it is over once the ones it has are.
-            if (status.Finished || finished >= total || (status.Cancelled && finished >= status.Expanded))
+            // A cancelled search creates no more candidates: it is over once the ones it has are. Otherwise it is over
+            // once its fronts are confirmed too.
+            if (status.Finished || (status.Cancelled && finished >= status.Expanded))
             {
                 bar.Finish(values, details);
                 return;
@@ -466,10 +471,18 @@ public static class SearchCommand
         foreach (var front in fronts)
         {
             writer.WriteLine($"Pareto front x{front.Scale} on {front.Device}: {front.Front.Count} of {front.All.Count} candidates" +
-                (front.History.Count > 0 ? string.Create(CultureInfo.InvariantCulture, $", hypervolume {front.Hypervolume:F1}") : ""));
-            writer.WriteLine($"  {"candidate",-48} {"int8 PSNR",9} {"median ms",10} {"MAI score",12}");
+                (front.History.Count > 0 ? string.Create(CultureInfo.InvariantCulture, $", hypervolume {front.Hypervolume:F1}") : "") + Confirmation(front.Confirmation));
+            writer.WriteLine($"  {"candidate",-48} {"int8 PSNR",9} {"median ms",10} {"MAI score",12} {"first ms",9}");
             foreach (var point in front.Front)
-                writer.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {point.CandidateKey,-48} {point.Psnr,9:F2} {point.MedianMs,10:F2} {point.MaiScore,12:G4}"));
+                writer.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {point.CandidateKey,-48} {point.Psnr,9:F2} {point.MedianMs,10:F2} {point.MaiScore,12:G4} {(point.FirstMs is { } first ? first.ToString("F2", CultureInfo.InvariantCulture) : "-"),9}"));
         }
     }
+
+    private static string Confirmation(FrontConfirmation? confirmation) => confirmation switch
+    {
+        { Status: ConfirmationStatus.Confirmed, Candidates.Count: > 1 } c => $"; {c.Candidates.Count} near-front candidates confirmed interleaved (median ms; first ms is their own measurement)",
+        { Status: ConfirmationStatus.Running } c => $"; confirming {c.Candidates.Count} near-front candidates",
+        { Status: ConfirmationStatus.GaveUp } c => $"; not confirmed: {c.Error}",
+        _ => "",
+    };
 }

@@ -33,6 +33,8 @@ public sealed record ChartPoint(FrontPoint Point, CandidateFacts? Facts, Candida
         lines.Add(Measurement is { } m
             ? Invariant($"median {Point.MedianMs:F2} ms · p90 {m.P90Ms:F2} ms · {m.Runs} runs{(CoefficientOfVariation(m) is { } cov ? $" · CoV {cov:P1}" : "")}{(m.Canary is { Flagged: true } canary ? $" · canary drift {canary.Drift:P1}" : "")}")
             : Invariant($"median {Point.MedianMs:F2} ms"));
+        if (Point.FirstMs is { } first)
+            lines.Add(Invariant($"confirmed interleaved with its neighbours (first measured {first:F2} ms)"));
         lines.Add(Invariant($"score {Point.MaiScore:G3}{(Point.OnFront ? " · on the front" : "")}"));
         return string.Join("<br>", lines);
     }

@@ -59,8 +59,8 @@ public sealed record LatencyResult
 public static class LatencyMeasurement
 {
     /// <summary>
-    /// Measures every model under the same protocol, interleaved run by run (model A, model B, A, B, …), so a
-    /// machine that speeds up or slows down affects all of them alike and ratios stay fair.
+    /// Measures every model under the same protocol, interleaved run by run (model A, model B, A, B, …, each round
+    /// starting one model later), so a machine that speeds up or slows down affects all of them alike and ratios stay fair.
     /// </summary>
     public static IReadOnlyList<LatencyResult> Measure(IReadOnlyList<string> models, LatencyProtocol protocol, IProgress<(int Runs, double Seconds)>? progress = null)
     {
@@ -87,10 +87,13 @@ public static class LatencyMeasurement
 
             var times = engines.Select(_ => new List<double>()).ToList();
             var total = Stopwatch.StartNew();
-            while (true)
+            for (var round = 0; ; round++)
             {
-                for (var m = 0; m < engines.Count; m++)
+                // Each round starts one model later (A B C, B C A, C A B, …): no model always runs after the same one,
+                // whose caches and clocks it would inherit.
+                for (var i = 0; i < engines.Count; i++)
                 {
+                    var m = (round + i) % engines.Count;
                     var clock = Stopwatch.StartNew();
                     engines[m].RunBlank(protocol.Width, protocol.Height);
                     times[m].Add(clock.Elapsed.TotalMilliseconds);
