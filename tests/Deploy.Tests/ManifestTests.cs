@@ -1,4 +1,3 @@
-using System.Text.Json.Nodes;
 using k8s;
 using k8s.Models;
 
@@ -126,7 +125,7 @@ public sealed class ManifestTests
         Assert.Contains("srmobile-azurite:10002", dev.OfType<V1Secret>().Single(s => s.Metadata.Name == "srmobile-storage").StringData["connection-string"]);
 
         var cuda = Manifests.Render("overlays/cuda");
-        Assert.Equal("srmobile/trainer:0.1.0-cuda", (string?)Kustomize.Containers(cuda.Single(d => Kustomize.Name(d) == "srmobile-trainer")).Single()["image"]);
+        Assert.Equal("srmobile/trainer:0.1.0-cuda", (string?)Kustomize.Containers(cuda.Single(d => Kustomize.Kind(d) == "Deployment" && Kustomize.Name(d) == "srmobile-trainer")).Single()["image"]);
 
         var monitoring = Manifests.Render("overlays/monitoring");
         Assert.Equal(["PodMonitor", "PrometheusRule", "ServiceMonitor"], monitoring.Select(Kustomize.Kind).Where(Manifests.CustomKinds.Contains).Order());
