@@ -6,8 +6,7 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Hosting;
-using Orleans.Runtime;
+using Microsoft.Extensions.Logging;
 using SrMobile.Tests;
 
 namespace SrMobile.Cluster.Tests;
