@@ -140,7 +140,7 @@ public static class ClusterHostingExtensions
     /// <summary>
     /// How long a stopping process (SIGTERM, Ctrl-C) may take: <c>SrMobile:ShutdownTimeout</c> (default .NET's 30 s).
     /// Workers hand their leases back first, then the silo leaves membership; a pod's terminationGracePeriodSeconds
-    /// must be longer (deploy/k8s: 60 s here, 90 s there).
+    /// must be longer (deploy/k8s sets 60 s and a 90 s grace period).
     /// </summary>
     public static IHostApplicationBuilder AddSrMobileShutdownTimeout(this IHostApplicationBuilder builder)
     {

@@ -28,23 +28,31 @@ public static class NodeModules
         var missing = Missing(root);
         if (missing.Count == 0)
             return;
+        // Without the locked Azurite either, install everything the lock names (npm ci), so the Azurite fixture finds it
+        // done instead of running `npm ci` later, which would empty node_modules under a running validation. Else add
+        // only what is missing, leaving the rest (a running Azurite's files) alone.
+        var arguments = Missing(root, ["azurite"]).Count > 0
+            ? new[] { "ci", "--no-audit", "--no-fund" }
+            : new[] { "install", "--no-save", "--no-audit", "--no-fund" }.Concat(missing);
         var npm = new ProcessStartInfo("npm") { WorkingDirectory = root, RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var argument in new[] { "install", "--no-save", "--no-audit", "--no-fund" }.Concat(missing))
+        foreach (var argument in arguments)
             npm.ArgumentList.Add(argument);
         using var installer = Process.Start(npm) ?? throw new InvalidOperationException("npm did not start");
         var stdout = installer.StandardOutput.ReadToEndAsync();
         var stderr = installer.StandardError.ReadToEndAsync();
         await installer.WaitForExitAsync();
         if (installer.ExitCode != 0 || Missing(root).Count > 0)
-            throw new InvalidOperationException($"npm install {string.Join(' ', missing)} failed (exit {installer.ExitCode}); the manifest tests need them (apt-get install nodejs npm):\n{await stdout}\n{await stderr}");
+            throw new InvalidOperationException($"npm {string.Join(' ', arguments)} failed (exit {installer.ExitCode}); the manifest tests need them (apt-get install nodejs npm):\n{await stdout}\n{await stderr}");
     }
 
     /// <summary>Each package (as name@locked-version) that node_modules lacks or holds at another version.</summary>
-    private static List<string> Missing(string root)
+    private static List<string> Missing(string root) => Missing(root, Packages);
+
+    private static List<string> Missing(string root, IEnumerable<string> packages)
     {
         using var lockFile = JsonDocument.Parse(File.ReadAllText(Path.Combine(root, "package-lock.json")));
         var missing = new List<string>();
-        foreach (var package in Packages)
+        foreach (var package in packages)
         {
             var locked = lockFile.RootElement.GetProperty("packages").GetProperty($"node_modules/{package}").GetProperty("version").GetString();
             var manifest = Path.Combine(root, "node_modules", package, "package.json");
