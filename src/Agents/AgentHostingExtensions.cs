@@ -135,8 +135,11 @@ public static class AgentHostingExtensions
         {
             var clusterId = configuration["SrMobile:ClusterId"] is { Length: > 0 } id ? id : ClusterHostingExtensions.DefaultClusterId;
             var serviceId = configuration["SrMobile:ServiceId"] is { Length: > 0 } service ? service : ClusterHostingExtensions.DefaultServiceId;
+            builder.AddSrMobileShutdownTimeout();
             builder.UseOrleansClient(client => client
                 .UseStaticClustering(AgentOptions.Gateway(agent.Cluster!)!)
+                // A gateway with TLS on (deploy/k8s) takes only clients with a certificate of the cluster's CA.
+                .UseSrMobileTls(configuration)
                 .Configure<ClusterOptions>(o => (o.ClusterId, o.ServiceId) = (clusterId, serviceId))
                 // A board outlives its coordinator's restarts: it keeps trying, saying so.
                 .UseConnectionRetryFilter(async (exception, cancellation) =>

@@ -45,6 +45,7 @@ public static class ClusterHostingExtensions
         var clusterId = NonEmpty(configuration, "SrMobile:ClusterId") ?? DefaultClusterId;
         var serviceId = NonEmpty(configuration, "SrMobile:ServiceId") ?? DefaultServiceId;
         var storage = StorageSettings.From(configuration);
+        builder.AddSrMobileShutdownTimeout();
         builder.UseOrleans(silo =>
         {
             if (storage.IsAzure)
@@ -58,13 +59,23 @@ public static class ClusterHostingExtensions
                     o.ClusterId = clusterId;
                     o.ServiceId = serviceId;
                 });
-                // Listen on the advertised address only, never on every interface.
+                // Listen on the advertised address only, never on every interface: said explicitly, since Kubernetes
+                // hosting would otherwise fill in 0.0.0.0 for the listening endpoints.
                 silo.ConfigureEndpoints(advertised, siloPort, gatewayPort, listenOnAnyHostAddress: false);
+                silo.Configure<EndpointOptions>(o =>
+                {
+                    o.SiloListeningEndpoint = new IPEndPoint(advertised, siloPort);
+                    o.GatewayListeningEndpoint = gatewayPort > 0 ? new IPEndPoint(advertised, gatewayPort) : null;
+                });
+                // In a pod (deploy/k8s): Orleans' Kubernetes hosting beside the Azure Table membership.
+                if (KubernetesPod.From(configuration) is not null)
+                    KubernetesPod.Use(silo, configuration);
             }
             else
             {
                 silo.UseLocalhostClustering(siloPort, gatewayPort, serviceId: serviceId, clusterId: clusterId);
             }
+            silo.UseSrMobileTls(configuration);
             silo.AddSrMobileClusterRoles(configuration, roles, dataFolder);
             addRoles?.Invoke(silo, roles);
         });
@@ -125,6 +136,24 @@ public static class ClusterHostingExtensions
             ? new BlobArtifactStore(new BlobServiceClient(storage.ConnectionString), localRoot: artifactFolder)
             : new LocalArtifactStore(artifactFolder ?? Path.Combine(dataFolder, "artifacts"));
     }
+
+    /// <summary>
+    /// How long a stopping process (SIGTERM, Ctrl-C) may take: <c>SrMobile:ShutdownTimeout</c> (default .NET's 30 s).
+    /// Workers hand their leases back first, then the silo leaves membership; a pod's terminationGracePeriodSeconds
+    /// must be longer (deploy/k8s sets 60 s and a 90 s grace period).
+    /// </summary>
+    public static IHostApplicationBuilder AddSrMobileShutdownTimeout(this IHostApplicationBuilder builder)
+    {
+        if (NonEmpty(builder.Configuration, ShutdownTimeoutKey) is { } text)
+        {
+            if (!TimeSpan.TryParse(text, System.Globalization.CultureInfo.InvariantCulture, out var timeout) || timeout <= TimeSpan.Zero)
+                throw new InvalidOperationException($"{ShutdownTimeoutKey} is '{text}': expected a positive time span such as 00:01:00");
+            builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = timeout);
+        }
+        return builder;
+    }
+
+    public const string ShutdownTimeoutKey = "SrMobile:ShutdownTimeout";
 
     /// <summary>The roles of this process: <c>SrMobile:Roles</c> (coordinator, trainer, device; default all).</summary>
     public static IReadOnlyList<string> Roles(IConfiguration configuration) =>

@@ -289,7 +289,9 @@ public static class SearchCommand
         var clusterId = builder.Configuration["SrMobile:ClusterId"] ?? ClusterHostingExtensions.DefaultClusterId;
         var serviceId = builder.Configuration["SrMobile:ServiceId"] ?? ClusterHostingExtensions.DefaultServiceId;
         builder.UseOrleansClient(client => client.UseStaticClustering(new System.Net.IPEndPoint(address, port))
-            .Configure<Orleans.Configuration.ClusterOptions>(o => (o.ClusterId, o.ServiceId) = (clusterId, serviceId)));
+            .Configure<Orleans.Configuration.ClusterOptions>(o => (o.ClusterId, o.ServiceId) = (clusterId, serviceId))
+            // A TLS gateway (deploy/k8s) wants a client certificate of the cluster's CA: the same SrMobile:Tls keys as a silo's.
+            .UseSrMobileTls(builder.Configuration));
         using var host = builder.Build();
         // Orleans keeps retrying a gateway for minutes; a command line should say within seconds that it cannot.
         using var connecting = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
