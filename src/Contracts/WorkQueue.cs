@@ -131,6 +131,13 @@ public interface IWorkQueueGrain : IGrainWithStringKey
 
     Task<JobView?> Get(string jobId);
 
+    /// <summary>
+    /// A worker is there and will lease once its machine is free (another role of its machine holds it: training and
+    /// measuring take turns on one machine). It counts as asking for work, so the pool is not shown as stalled.
+    /// </summary>
+    [AlwaysInterleave]
+    Task Waiting(string workerId);
+
     Task<QueueSummary> Summary();
 
     /// <summary>The jobs under a lease now, with their last heartbeat's progress (what the workers are doing).</summary>

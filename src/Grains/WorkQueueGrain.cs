@@ -142,6 +142,13 @@ public sealed class WorkQueueGrain(IOptions<WorkQueueOptions> options, ILogger<W
         return true;
     }
 
+    public Task Waiting(string workerId)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(workerId);
+        lastPoll = DateTimeOffset.UtcNow;
+        return Task.CompletedTask;
+    }
+
     public async Task<JobLease?> Lease(string workerId, Guid? session = null)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(workerId);

@@ -60,7 +60,7 @@ public abstract class LeasingWorker(IGrainFactory grains, ILogger log, MachineGa
             try
             {
                 JobLease? lease;
-                using (gate is null ? null : await gate.Enter(stoppingToken))
+                using (gate is null ? null : await EnterGate(gate, queue, workerId, stoppingToken))
                 {
                     lease = await Lease(queue, workerId);
                     if (lease is not null)
@@ -89,6 +89,27 @@ public abstract class LeasingWorker(IGrainFactory grains, ILogger log, MachineGa
                 }
             }
         }
+    }
+
+    /// <summary>
+    /// Waits for the machine, telling the queue every poll interval that this worker is there (it would lease now but
+    /// for the machine's other role), so a pool whose worker waits its turn is never shown as stalled.
+    /// </summary>
+    private async Task<IDisposable> EnterGate(MachineGate machine, IWorkQueueGrain queue, string workerId, CancellationToken stoppingToken)
+    {
+        var entering = machine.Enter(stoppingToken);
+        while (await Task.WhenAny(entering, Task.Delay(PollInterval, stoppingToken)) != entering)
+        {
+            try
+            {
+                await queue.Waiting(workerId);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                Log.LogDebug("{Worker}: telling {Pool} it waits failed ({Error})", workerId, Pool, e.Message);
+            }
+        }
+        return await entering;
     }
 
     private async Task RunJob(IWorkQueueGrain queue, JobLease lease, CancellationToken stoppingToken)

@@ -34,7 +34,7 @@ public static class Manifests
     /// <summary>Every document through <c>validate-models.mjs</c> (npm kubernetes-models); the problems, one per invalid object.</summary>
     public static async Task<List<string>> ValidateModels(IEnumerable<JsonObject> documents)
     {
-        await NodeModules.Ensure();
+        await NodeModules.Ensure("kubernetes-models", "@kubernetes-models/prometheus-operator");
         var input = Path.Combine(Path.GetTempPath(), $"srmobile-manifests-{Guid.NewGuid():N}.json");
         await File.WriteAllTextAsync(input, new JsonArray(documents.Select(d => (JsonNode)d.DeepClone()).ToArray()).ToJsonString(Json));
         try

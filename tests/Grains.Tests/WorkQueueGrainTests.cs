@@ -20,6 +20,19 @@ public class WorkQueueGrainTests(ClusterFixture fixture) : IClassFixture<Cluster
     }
 
     [Fact]
+    public async Task A_worker_waiting_for_its_machine_counts_as_asking_for_work_and_leases_nothing()
+    {
+        var queue = NewQueue();
+        await queue.Enqueue(new WorkItem("a", 0, ""));
+        Assert.Null((await queue.Summary()).LastPollUtc);
+        var before = DateTimeOffset.UtcNow;
+        await queue.Waiting("trainer-waiting-for-the-gate");
+        var summary = await queue.Summary();
+        Assert.True(summary.LastPollUtc >= before, $"last poll {summary.LastPollUtc}, asked at {before}");
+        Assert.Equal((1, 0, 0, 0, 0), summary.Counts);
+    }
+
+    [Fact]
     public async Task Higher_priority_first_then_first_in_first_out()
     {
         var queue = NewQueue();

@@ -36,69 +36,6 @@ internal sealed class Azurite : IAsyncDisposable
 
     public static string Executable => Path.Combine(TestData.RepositoryRoot, "node_modules", ".bin", "azurite");
 
-    /// <summary>Once per test process: the Azurite that package-lock.json names, installed with <c>npm ci</c> when it is missing or another.</summary>
-    private static readonly Lazy<Task> Install = new(EnsureInstalled);
-
-    private static async Task EnsureInstalled()
-    {
-        var root = TestData.RepositoryRoot;
-        if (InstalledIsLocked(root))
-            return;
-        // Test assemblies run side by side: one of them installs while the others wait on the lock, then find it done.
-        var lockPath = Path.Combine(Path.GetTempPath(), $"srmobile-npm-{Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(root)))[..16]}.lock");
-        await using var installLock = await TakeLock(lockPath, TimeSpan.FromMinutes(10));
-        if (InstalledIsLocked(root))
-            return;
-        var npm = new ProcessStartInfo("npm") { WorkingDirectory = root, RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var argument in new[] { "ci", "--no-audit", "--no-fund" })
-            npm.ArgumentList.Add(argument);
-        Process installer;
-        try
-        {
-            installer = Process.Start(npm) ?? throw new InvalidOperationException("npm did not start");
-        }
-        catch (System.ComponentModel.Win32Exception e)
-        {
-            throw new InvalidOperationException($"the storage tests need Azurite, installed with npm, and npm cannot run ({e.Message}): apt-get install nodejs npm", e);
-        }
-        var stdout = installer.StandardOutput.ReadToEndAsync();
-        var stderr = installer.StandardError.ReadToEndAsync();
-        await installer.WaitForExitAsync();
-        if (installer.ExitCode != 0 || !InstalledIsLocked(root))
-            throw new InvalidOperationException($"`npm ci` in {root} failed (exit {installer.ExitCode}); the storage tests need the Azurite of package-lock.json:\n{await stdout}\n{await stderr}");
-    }
-
-    private static bool InstalledIsLocked(string root)
-    {
-        try
-        {
-            using var lockFile = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(root, "package-lock.json")));
-            var locked = lockFile.RootElement.GetProperty("packages").GetProperty("node_modules/azurite").GetProperty("version").GetString();
-            using var package = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(root, "node_modules", "azurite", "package.json")));
-            return File.Exists(Executable) && locked == package.RootElement.GetProperty("version").GetString();
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or System.Text.Json.JsonException or KeyNotFoundException)
-        {
-            return false;
-        }
-    }
-
-    private static async Task<FileStream> TakeLock(string path, TimeSpan within)
-    {
-        var deadline = DateTime.UtcNow + within;
-        while (true)
-        {
-            try
-            {
-                return new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
-            }
-            catch (IOException) when (DateTime.UtcNow < deadline)
-            {
-                await Task.Delay(500);
-            }
-        }
-    }
-
     public string Location { get; }
     public int BlobPort { get; }
     public int QueuePort { get; }
@@ -133,7 +70,7 @@ internal sealed class Azurite : IAsyncDisposable
     {
         if (IsRunning)
             throw new InvalidOperationException("Azurite is already running");
-        await Install.Value;
+        await NodeModules.Ensure("azurite");
         var start = new ProcessStartInfo(Executable)
         {
             UseShellExecute = false,
