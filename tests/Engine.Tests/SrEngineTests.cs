@@ -82,4 +82,44 @@ public class SrEngineTests
         Assert.Equal(4.6, LatencyMeasurement.Percentile(sorted, 90), 9);
         Assert.Equal(1, LatencyMeasurement.Percentile(sorted, 0));
     }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(3)]
+    [InlineData(8)]
+    public void Every_model_takes_every_place_in_the_load_order_once(int count)
+    {
+        var orders = LatencyMeasurement.LoadOrders(count);
+        Assert.Equal(count, orders.Count);
+        Assert.All(orders, order => Assert.Equal(Enumerable.Range(0, count), order.Order()));
+        for (var place = 0; place < count; place++)
+            Assert.Equal(Enumerable.Range(0, count), orders.Select(order => order[place]).Order());
+    }
+
+    [Fact]
+    public void Past_the_pass_limit_each_pass_loads_another_model_first()
+    {
+        var orders = LatencyMeasurement.LoadOrders(32);
+        Assert.Equal(LatencyMeasurement.MaxPasses, orders.Count);
+        Assert.Equal(orders.Count, orders.Select(order => order[0]).Distinct().Count());
+        Assert.All(orders, order => Assert.Equal(Enumerable.Range(0, 32), order.Order()));
+    }
+
+    [Fact]
+    public void Several_models_are_measured_over_the_load_orders_with_the_same_runs_each()
+    {
+        using var work = TestData.NewTemporaryFolder();
+        var small = new AbpnArchitecture(2, 1, 4);
+        var large = new AbpnArchitecture(2, 2, 8);
+        AbpnOnnxWriter.Save(AbpnOnnxWriter.Float(small, ZeroWeights(small)), work.File("small.onnx"));
+        AbpnOnnxWriter.Save(AbpnOnnxWriter.Float(large, ZeroWeights(large)), work.File("large.onnx"));
+        var protocol = new LatencyProtocol { Height = 16, Width = 16, Warmup = 1, MinRuns = 5, MinSeconds = 0, MaxSeconds = 60 };
+
+        var results = LatencyMeasurement.Measure([work.File("small.onnx"), work.File("large.onnx")], protocol);
+
+        Assert.Equal([work.File("small.onnx"), work.File("large.onnx")], results.Select(r => r.Model));
+        // Two passes (each model loaded first once) of three rounds: the protocol's five runs, rounded up per pass.
+        Assert.All(results, r => Assert.Equal(6, r.Runs));
+        Assert.All(results, r => Assert.True(r.MedianMs > 0 && r.SessionMs > 0 && r.FirstRunMs > 0, $"{r.Model}: {r.MedianMs} ms"));
+    }
 }

@@ -58,61 +58,88 @@ public sealed record LatencyResult
 
 public static class LatencyMeasurement
 {
+    /// <summary>How many load orders a measurement of several models goes through (<see cref="LoadOrders"/>).</summary>
+    public const int MaxPasses = 8;
+
     /// <summary>
     /// Measures every model under the same protocol, interleaved run by run (model A, model B, A, B, …, each round
-    /// starting one model later), so a machine that speeds up or slows down affects all of them alike and ratios stay fair.
+    /// starting one model later), so a machine that speeds up or slows down affects all of them alike and ratios stay
+    /// fair. With several models the run is split into passes that load the sessions in another order each
+    /// (<see cref="LoadOrders"/>), and each model's times are pooled over the passes: a session's place in the load
+    /// order alone shifts its speed (five sessions of one model, interleaved: the first loaded ran 8 % slower than the
+    /// last, whichever file it was; docs/BENCHMARKS.md), so every model takes every place. Each pass has its share of
+    /// the runs and seconds; the first warms up fully, later ones with one run after the fresh session's first.
     /// </summary>
     public static IReadOnlyList<LatencyResult> Measure(IReadOnlyList<string> models, LatencyProtocol protocol, IProgress<(int Runs, double Seconds)>? progress = null)
     {
         protocol.Validate();
         var options = new EngineOptions { Threads = protocol.Threads, Provider = protocol.Provider };
-        var engines = new List<SrEngine>();
-        var sessionMs = new List<double>();
-        var firstMs = new List<double>();
-        try
+        var orders = LoadOrders(models.Count);
+        var times = models.Select(_ => new List<double>()).ToList();
+        var sessionMs = new double[models.Count];
+        var firstMs = new double[models.Count];
+        var runsPerPass = Math.Max(1, (protocol.MinRuns + orders.Count - 1) / orders.Count);
+        var secondsPerPass = protocol.MinSeconds / orders.Count;
+        var total = Stopwatch.StartNew();
+        foreach (var (pass, order) in orders.Index())
         {
-            foreach (var model in models)
+            var engines = new SrEngine?[models.Count];
+            try
             {
-                var clock = Stopwatch.StartNew();
-                var engine = SrEngine.Load(model, options);
-                sessionMs.Add(clock.Elapsed.TotalMilliseconds);
-                engines.Add(engine);
-                clock.Restart();
-                engine.RunBlank(protocol.Width, protocol.Height);
-                firstMs.Add(clock.Elapsed.TotalMilliseconds);
-            }
-            for (var w = 0; w < protocol.Warmup; w++)
-                foreach (var engine in engines)
-                    engine.RunBlank(protocol.Width, protocol.Height);
-
-            var times = engines.Select(_ => new List<double>()).ToList();
-            var total = Stopwatch.StartNew();
-            for (var round = 0; ; round++)
-            {
-                // Each round starts one model later (A B C, B C A, C A B, …): no model always runs after the same one,
-                // whose caches and clocks it would inherit.
-                for (var i = 0; i < engines.Count; i++)
+                foreach (var m in order)
                 {
-                    var m = (round + i) % engines.Count;
                     var clock = Stopwatch.StartNew();
-                    engines[m].RunBlank(protocol.Width, protocol.Height);
-                    times[m].Add(clock.Elapsed.TotalMilliseconds);
+                    engines[m] = SrEngine.Load(models[m], options);
+                    var loadMs = clock.Elapsed.TotalMilliseconds;
+                    clock.Restart();
+                    engines[m]!.RunBlank(protocol.Width, protocol.Height);
+                    if (pass == 0)
+                        (sessionMs[m], firstMs[m]) = (loadMs, clock.Elapsed.TotalMilliseconds);
                 }
-                var seconds = total.Elapsed.TotalSeconds;
-                progress?.Report((times[0].Count, seconds));
-                var enough = times[0].Count >= protocol.MinRuns && seconds >= protocol.MinSeconds;
-                if (enough || seconds >= protocol.MaxSeconds)
-                    break;
-            }
+                for (var w = 0; w < (pass == 0 ? protocol.Warmup : Math.Min(1, protocol.Warmup)); w++)
+                    foreach (var m in order)
+                        engines[m]!.RunBlank(protocol.Width, protocol.Height);
 
-            var environment = Environment();
-            return engines.Select((engine, m) => Summarize(models[m], times[m], sessionMs[m], firstMs[m], protocol, environment)).ToList();
+                var passClock = Stopwatch.StartNew();
+                for (var round = 0; ; round++)
+                {
+                    // Each round starts one model later (A B C, B C A, C A B, …): no model always runs after the same one,
+                    // whose caches and clocks it would inherit.
+                    for (var i = 0; i < order.Count; i++)
+                    {
+                        var m = order[(round + i) % order.Count];
+                        var clock = Stopwatch.StartNew();
+                        engines[m]!.RunBlank(protocol.Width, protocol.Height);
+                        times[m].Add(clock.Elapsed.TotalMilliseconds);
+                    }
+                    progress?.Report((times[0].Count, total.Elapsed.TotalSeconds));
+                    if ((round + 1 >= runsPerPass && passClock.Elapsed.TotalSeconds >= secondsPerPass) || total.Elapsed.TotalSeconds >= protocol.MaxSeconds)
+                        break;
+                }
+            }
+            finally
+            {
+                foreach (var engine in engines)
+                    engine?.Dispose();
+            }
+            if (total.Elapsed.TotalSeconds >= protocol.MaxSeconds)
+                break;
         }
-        finally
-        {
-            foreach (var engine in engines)
-                engine.Dispose();
-        }
+
+        var environment = Environment();
+        return [.. models.Select((model, m) => Summarize(model, times[m], sessionMs[m], firstMs[m], protocol, environment))];
+    }
+
+    /// <summary>
+    /// The order the sessions are loaded in, per pass: <paramref name="count"/> rotations (at most
+    /// <see cref="MaxPasses"/>, evenly spaced), so each model is loaded first once and, up to that many models, takes
+    /// every place in the order once.
+    /// </summary>
+    public static IReadOnlyList<IReadOnlyList<int>> LoadOrders(int count)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(count);
+        var passes = Math.Max(1, Math.Min(count, MaxPasses));
+        return [.. Enumerable.Range(0, passes).Select(pass => (IReadOnlyList<int>)[.. Enumerable.Range(0, count).Select(i => (i + pass * count / passes) % count)])];
     }
 
     private static LatencyResult Summarize(string model, List<double> times, double sessionMs, double firstMs, LatencyProtocol protocol, IReadOnlyDictionary<string, string> environment)
