@@ -210,12 +210,26 @@ static async Task<(long Median, long Max)> StopSampling(Task<(long Median, long 
     return await sampling;
 }
 
+// A child is listed under the thread that started it (the engine child: a thread-pool thread), so every thread is read.
 static IEnumerable<int> Children(int parent)
 {
-    var path = $"/proc/{parent}/task/{parent}/children";
-    if (!File.Exists(path))
-        return [];
-    var direct = File.ReadAllText(path).Split(' ', StringSplitOptions.RemoveEmptyEntries).Select(int.Parse).ToList();
+    var direct = new List<int>();
+    try
+    {
+        foreach (var task in Directory.GetDirectories($"/proc/{parent}/task"))
+        {
+            var path = Path.Combine(task, "children");
+            if (File.Exists(path))
+                direct.AddRange(File.ReadAllText(path).Split(' ', StringSplitOptions.RemoveEmptyEntries).Select(int.Parse));
+        }
+    }
+    catch (IOException)
+    {
+        // The process or one of its threads ended while being read.
+    }
+    catch (UnauthorizedAccessException)
+    {
+    }
     return direct.Concat(direct.SelectMany(Children));
 }
 
