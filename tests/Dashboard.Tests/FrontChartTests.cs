@@ -105,4 +105,14 @@ public class FrontChartTests
         Assert.Contains("median 60.00 ms", hover);
         Assert.Contains("on the front", hover);
     }
+
+    [Fact]
+    public void A_confirmed_point_hover_shows_its_confirmed_median_and_its_first_measurement()
+    {
+        var key = "s/x3-m2-c16/ptq-minmax-100/h";
+        var confirmed = new ChartPoint(new FrontPoint(key, 29.5, 24.2, 1, true, FirstMs: 26.8), CandidateFacts.FromKey(key), null, "local").Hover();
+        Assert.Contains("median 24.20 ms", confirmed);
+        Assert.Contains("confirmed interleaved with its neighbours (first measured 26.80 ms)", confirmed);
+        Assert.DoesNotContain("confirmed", Points[1].Hover());
+    }
 }

@@ -23,7 +23,7 @@ public sealed class ClusterFixture : IAsyncLifetime
 
     public static readonly TimeSpan SearchWatchPeriod = TimeSpan.FromMilliseconds(300);
 
-    public static readonly TimeSpan DeviceOfflineAfter = TimeSpan.FromSeconds(1);
+    public static readonly TimeSpan DeviceOfflineAfter = TimeSpan.FromSeconds(3);
 
     public async Task DisposeAsync()
     {
