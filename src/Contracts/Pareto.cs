@@ -47,7 +47,8 @@ public sealed record FrontConfirmation(
     [property: Id(1)] IReadOnlyList<string> Candidates,
     [property: Id(2)] string? WorkerId = null,
     [property: Id(3)] string? Error = null,
-    [property: Id(4)] DateTimeOffset? EndedUtc = null)
+    [property: Id(4)] DateTimeOffset? EndedUtc = null,
+    [property: Id(5)] IReadOnlyList<ConfirmedTime>? Times = null)
 {
     public bool Ended => Status is ConfirmationStatus.Confirmed or ConfirmationStatus.GaveUp;
 
@@ -61,13 +62,17 @@ public sealed record ParetoFrontView(
     [property: Id(2)] IReadOnlyList<HypervolumeSample> History,
     [property: Id(3)] FrontConfirmation? Confirmation = null);
 
-/// <summary>One candidate's median in a front's confirmation run, with the run's whole latency record.</summary>
+/// <summary>
+/// One candidate's median in a front's confirmation run, with its whole latency record (protocol, environment, every
+/// statistic) and the device's canary reading when it was taken; the front keeps them (<see cref="FrontConfirmation.Times"/>).
+/// </summary>
 [GenerateSerializer, Immutable]
 public sealed record ConfirmedTime(
     [property: Id(0)] string CandidateKey,
     [property: Id(1)] double MedianMs,
     [property: Id(2)] double Cov,
-    [property: Id(3)] string ProtocolJson);
+    [property: Id(3)] string ProtocolJson,
+    [property: Id(4)] CanaryReading? Canary = null);
 
 /// <summary>A device worker's start of a confirmation job: accepted with the candidates to measure, or refused (why).</summary>
 [GenerateSerializer, Immutable]

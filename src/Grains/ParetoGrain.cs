@@ -142,7 +142,7 @@ public sealed class ParetoGrain(
             var known = points[position];
             points[position] = known with { MedianMs = time.MedianMs, FirstMs = known.FirstMs ?? known.MedianMs };
         }
-        state.State.Confirmation = Confirmation with { Status = ConfirmationStatus.Confirmed, EndedUtc = DateTimeOffset.UtcNow };
+        state.State.Confirmation = Confirmation with { Status = ConfirmationStatus.Confirmed, EndedUtc = DateTimeOffset.UtcNow, Times = times };
         await Store(ParetoMath.Front(points.Items), always: true);
         log.LogInformation("{Front}: confirmed {Count} candidates under the lease of epoch {Epoch} ({Worker})", Key, times.Count, lease.Epoch, lease.WorkerId);
         return new Verdict(true, null);

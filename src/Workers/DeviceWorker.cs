@@ -268,7 +268,8 @@ public sealed class DeviceWorker(
             candidates.Add(await Contained($"reading {key}", () => Grains.GetGrain<ICandidateGrain>(key).Get(), ReportPatience, keeper.Token)
                 ?? throw new TimeoutException($"candidate {key} of {front} did not answer"));
         keeper.Report(new JobProgress("confirming", 0, 0, null));
-        var times = await measurer.Confirm(sessions.Current!.DeviceKey, candidates, keeper.Token);
+        var canary = CanaryNow;
+        var times = (await measurer.Confirm(sessions.Current!.DeviceKey, candidates, keeper.Token)).Select(t => t with { Canary = canary }).ToList();
         Taken(await Contained($"reporting {lease.JobId}", () => pareto.Confirmed(lease, times), ReportPatience, CancellationToken.None), lease, "the confirmation");
         Log.LogInformation("{Front}: confirmed {Count} candidates interleaved: {Times}", front, times.Count,
             string.Join(", ", times.Select(t => FormattableString.Invariant($"{t.CandidateKey} {t.MedianMs:F2} ms"))));

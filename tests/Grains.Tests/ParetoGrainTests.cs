@@ -74,6 +74,7 @@ public class ParetoGrainTests(ClusterFixture fixture) : IClassFixture<ClusterFix
 
         var view = await pareto.Get();
         Assert.Equal(ConfirmationStatus.Confirmed, view.Confirmation!.Status);
+        Assert.Equal(times, view.Confirmation.Times); // each number with its protocol record, kept
         Assert.Equal(["b"], view.Front.Select(p => p.CandidateKey));
         Assert.Equal(new ParetoPoint("a", 30, 110, FirstMs: 100), view.All.Single(p => p.CandidateKey == "a"));
         Assert.Equal(new ParetoPoint("far", 28, 200), view.All.Single(p => p.CandidateKey == "far"));

@@ -63,6 +63,7 @@ public class TwoTrainerGridTests
             // Simulated work measures the same numbers again: confirmed points keep their times and say they were confirmed.
             Assert.All(front.All, p => Assert.Equal(front.Confirmation.Candidates.Contains(p.CandidateKey), p.Confirmed));
             Assert.All(front.All.Where(p => p.Confirmed), p => Assert.Equal(p.FirstMs!.Value, p.MedianMs, 9));
+            Assert.Equal(front.Confirmation.Candidates.Order(), (front.Confirmation.Times ?? []).Select(t => t.CandidateKey).Order());
             confirmations += front.Confirmation.Candidates.Count > 1 ? 1 : 0;
         }
 
