@@ -75,7 +75,6 @@ try
     if (!submitted.Result.Accepted)
         throw new InvalidOperationException(string.Join("; ", submitted.Result.Errors));
     await Until("every candidate trained", async () => (await api.Overview(name))!.Status.Stages.GetValueOrDefault(CandidateStage.Measuring) == copies, TimeSpan.FromMinutes(20), silo);
-    var before = await QueueWait(client);
     var agent = StartAgent("measuring");
     var peak = SampleRss(agent, TimeSpan.FromHours(1), includeChildren: true, until: () => agent.HasExited);
     await Until("the search finished (fronts confirmed)", async () => (await api.Overview(name))!.Status.Finished, TimeSpan.FromMinutes(30), agent);
@@ -130,7 +129,6 @@ try
     Console.WriteLine($"agent vs this process: {Ms(agentMean)} / {Ms(here.Average())} ms = {(agentMean / here.Average()).ToString("F3", CultureInfo.InvariantCulture)}");
     var (count, sum) = (afterWaiting.Count - afterMeasuring.Count, afterWaiting.Sum - afterMeasuring.Sum);
     Console.WriteLine($"enqueue to lease on device/{Device} with the agent polling: {count} jobs, mean {(count > 0 ? sum / count : double.NaN).ToString("F2", CultureInfo.InvariantCulture)} s (poll interval 2 s)");
-    Console.WriteLine($"(before the measuring agent started, {before.Count} device jobs had been leased)");
     return 0;
 }
 finally

@@ -41,8 +41,8 @@ public sealed class ParetoGrain(
     /// </summary>
     public const int MaxConfirmed = 32;
 
-    /// <summary>Confirmation jobs go ahead of any candidate's measurement (spec priorities are at most 1000): a search waits on them to end.</summary>
-    public const int ConfirmationPriority = 1001;
+    /// <summary>Confirmation jobs go ahead of any candidate's measurement: a search waits on them to end.</summary>
+    public const int ConfirmationPriority = SpecBounds.MaxPriority + 1;
 
     private readonly Dictionary<string, int> index = [];
     private PagedState<ParetoPoint> points = null!;

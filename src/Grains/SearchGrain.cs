@@ -74,6 +74,7 @@ public sealed class SearchGrain(
 
     /// <summary>The fronts whose confirmation has not ended, as of the last watch (null: not asked since activation).</summary>
     private IReadOnlyList<string>? confirming;
+    private IReadOnlyList<string>? fronts;
 
     /// <summary>When a watch first saw every candidate ended (this activation).</summary>
     private DateTimeOffset? allEndedSeen;
@@ -182,11 +183,15 @@ public sealed class SearchGrain(
         return status with { Confirming = unconfirmed };
     }
 
-    /// <summary>The keys of the search's fronts: one per scale and device key.</summary>
+    /// <summary>The keys of the search's fronts, one per scale and device key (computed once per activation, like the grid).</summary>
     private IReadOnlyList<string> Fronts()
     {
-        var spec = Stored(state.State.SpecText!);
-        return [.. spec.Scales.SelectMany(scale => spec.Devices.Select(device => ParetoKeys.Of(spec.Name, scale, device)))];
+        if (fronts is null && state.State.SpecText is { } text)
+        {
+            var spec = Stored(text);
+            fronts = [.. spec.Scales.SelectMany(scale => spec.Devices.Select(device => ParetoKeys.Of(spec.Name, scale, device)))];
+        }
+        return fronts ?? [];
     }
 
     /// <summary>
@@ -343,10 +348,12 @@ public sealed class SearchGrain(
 
     public async Task Cancel()
     {
+        // Only a search whose candidates had all ended can have a confirmation to stop.
+        var confirmationMayRun = Current() is { AllEnded: true, Confirming: > 0 };
         state.State.Cancelled = true;
         await state.WriteStateAsync();
         await Task.WhenAll(Grid.Take(state.State.Expanded).Select(c => GrainFactory.GetGrain<ICandidateGrain>(c.Key).Cancel("search cancelled")));
-        if (state.State.SpecText is not null && !state.State.Confirmed)
+        if (confirmationMayRun)
             await Task.WhenAll(Fronts().Select(key => GrainFactory.GetGrain<IParetoGrain>(key).GiveUpConfirmation("search cancelled")));
     }
 

@@ -29,7 +29,7 @@ public sealed class EngineMeasurer(IArtifactStore artifacts, IOptions<DeviceOpti
             validation = ValidationImages.Unpack(await artifacts.Fetch(images, folder, cancellation), images.Sha256, folder);
         var request = new EngineRequest(device, path, validation, spec.Scale, Protocol(spec.Protocol),
             Activations: activations, MaxCov: settings.MaxCov, MaxRepeats: settings.MaxRepeats);
-        return await Run(request, TimeSpan.FromSeconds(spec.Protocol.MaxSeconds * (1 + settings.MaxRepeats)), cancellation);
+        return await Run(request, TimeSpan.FromSeconds(spec.Protocol.MaxSeconds * (1 + settings.MaxRepeats)), EngineRun.Execute, cancellation);
     }
 
     public async Task<IReadOnlyList<ConfirmedTime>> Confirm(string device, IReadOnlyList<CandidateView> candidates, CancellationToken cancellation)
@@ -49,7 +49,7 @@ public sealed class EngineMeasurer(IArtifactStore artifacts, IOptions<DeviceOpti
         var protocol = Protocol(spec.Protocol);
         protocol = protocol with { MinSeconds = protocol.MinSeconds * models.Count, MaxSeconds = protocol.MaxSeconds * models.Count };
         var request = new EngineRequest(device, models[0], null, spec.Scale, protocol, Interleaved: models);
-        var runs = await RunInterleaved(request, TimeSpan.FromSeconds(protocol.MaxSeconds), cancellation);
+        var runs = await Run(request, TimeSpan.FromSeconds(protocol.MaxSeconds), EngineRun.ExecuteInterleaved, cancellation);
         return [.. candidates.Select((c, i) => new ConfirmedTime(c.Key, runs[i].MedianMs, runs[i].Cov, JsonSerializer.Serialize(runs[i])))];
     }
 
@@ -87,7 +87,7 @@ public sealed class EngineMeasurer(IArtifactStore artifacts, IOptions<DeviceOpti
         var activations = OwnActivations();
         var protocol = settings.Canary.Protocol(threads: 1);
         var model = CanaryModel.Write(Path.Combine(settings.ArtifactFolder, "canary"), activations);
-        var run = await Run(new EngineRequest("canary", model, null, CanaryModel.Architecture.Scale, protocol, Activations: activations), TimeSpan.FromSeconds(protocol.MaxSeconds), cancellation);
+        var run = await Run(new EngineRequest("canary", model, null, CanaryModel.Architecture.Scale, protocol, Activations: activations), TimeSpan.FromSeconds(protocol.MaxSeconds), EngineRun.Execute, cancellation);
         return new CanaryRun(CanaryModel.Signature(activations, protocol), run.MedianMs, run.Cov);
     }
 
@@ -102,12 +102,6 @@ public sealed class EngineMeasurer(IArtifactStore artifacts, IOptions<DeviceOpti
         var type when ActivationTypes.All.Contains(type) => type,
         var type => throw new InvalidOperationException($"{DeviceOptions.Section}:Activations must be {string.Join(" or ", ActivationTypes.All)}, not '{type}'"),
     };
-
-    private Task<DeviceMeasurement> Run(EngineRequest request, TimeSpan protocolLimit, CancellationToken cancellation) =>
-        Run(request, protocolLimit, EngineRun.Execute, cancellation);
-
-    private Task<IReadOnlyList<LatencyResult>> RunInterleaved(EngineRequest request, TimeSpan protocolLimit, CancellationToken cancellation) =>
-        Run(request, protocolLimit, EngineRun.ExecuteInterleaved, cancellation);
 
     /// <summary>In this process, or with <see cref="DeviceOptions.EngineLauncher"/> in a child process (<see cref="EngineRun.Isolated{T}"/>).</summary>
     private async Task<T> Run<T>(EngineRequest request, TimeSpan protocolLimit, Func<EngineRequest, T> inProcess, CancellationToken cancellation)

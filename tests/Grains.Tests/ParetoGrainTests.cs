@@ -92,7 +92,9 @@ public class ParetoGrainTests(ClusterFixture fixture) : IClassFixture<ClusterFix
     public async Task A_front_of_one_point_needs_no_confirmation()
     {
         var (pareto, _, queue, _) = await Front(new ParetoPoint("only", 30, 100), new ParetoPoint("far", 28, 300));
-        Assert.Equal((ConfirmationStatus.Confirmed, 0), (await pareto.Confirm()) is var c ? (c.Status, c.Candidates.Count) : default);
+        var confirmation = await pareto.Confirm();
+        Assert.Equal(ConfirmationStatus.Confirmed, confirmation.Status);
+        Assert.Empty(confirmation.Candidates);
         Assert.Equal(0, (await queue.Summary()).Queued);
         Assert.Null((await pareto.Get()).All.Single(p => p.CandidateKey == "only").FirstMs);
     }
