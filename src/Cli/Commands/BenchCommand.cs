@@ -57,14 +57,15 @@ public static class BenchCommand
     }
 
     /// <summary>
-    /// ORT's own profile of <paramref name="model"/> (the optimized graph it really runs): warm-up and the protocol's
+    /// ORT's own profile of <paramref name="measured"/> (the optimized graph it really runs): warm-up and the protocol's
     /// minimum runs in a profiling session, the latter summed per operator type and node. The raw profile stays in the working
     /// folder (<c>srmobile-profile-*.json</c>, for chrome://tracing or Perfetto).
     /// </summary>
-    private static (OnnxProfile Summary, string File) Profile(string model, LatencyProtocol protocol)
+    private static (OnnxProfile Summary, string File) Profile(MeasuredModel measured, LatencyProtocol protocol)
     {
+        var model = measured.Path;
         var prefix = Path.Combine(Environment.CurrentDirectory, $"srmobile-profile-{Path.GetFileNameWithoutExtension(model)}");
-        using var engine = SrEngine.Load(model, new EngineOptions { Threads = protocol.Threads, Provider = protocol.Provider, ProfilePrefix = prefix });
+        using var engine = SrEngine.Load(model, new EngineOptions { Threads = protocol.Threads, Provider = protocol.Provider, ProfilePrefix = prefix, Fit = measured.Fit });
         for (var run = 0; run < protocol.Warmup + protocol.MinRuns; run++)
             engine.RunBlank(protocol.Width, protocol.Height);
         var file = engine.EndProfiling();
@@ -96,9 +97,15 @@ public static class BenchCommand
         var maxSeconds = new Option<double>("--max-seconds") { DefaultValueFactory = _ => 120 };
         var json = new Option<bool>("--json") { Description = "One JSON document on stdout (one object, or a list for several models)" };
         var profile = new Option<bool>("--profile") { Description = "Then profile each model in a session of its own: time per operator type and node, MAC rate of convolutions" };
+        var fits = new Option<string[]>("--fit")
+        {
+            Description = "The exact graph rewrites made before timing: host (default: what this CPU gets), none, or pad,shuffle; "
+                + "given several times, each model is measured with each, interleaved",
+            AllowMultipleArgumentsPerToken = false,
+        };
         var command = new Command("bench", "Latency of ONNX models under the measurement protocol (--onnx), or: train | quality | inference | search | chaos.")
         {
-            models, input, threads, provider, warmup, minRuns, minSeconds, maxSeconds, json, profile,
+            models, input, threads, provider, warmup, minRuns, minSeconds, maxSeconds, json, profile, fits,
         };
         command.SetAction((parse, cancellation) => SrMobileCommand.Guard(console, () =>
         {
@@ -117,12 +124,13 @@ public static class BenchCommand
                 MinSeconds = parse.GetValue(minSeconds),
                 MaxSeconds = parse.GetValue(maxSeconds),
             };
+            var fitList = (parse.GetValue(fits) is { Length: > 0 } given ? given : ["host"]).Select(f => GraphFitting.Parse(f)).Distinct().ToList();
+            var measured = files.SelectMany(f => fitList.Select(fit => new MeasuredModel(f.FullName, fit))).ToList();
             var bar = new ProgressBar(console, "bench", protocol.MinRuns);
-            var results = LatencyMeasurement.Measure(files.Select(f => f.FullName).ToList(), protocol,
-                new InlineProgress<(int Runs, double Seconds)>(p => bar.Report(p.Runs)));
+            var results = LatencyMeasurement.Measure(measured, protocol, new InlineProgress<(int Runs, double Seconds)>(p => bar.Report(p.Runs)));
             bar.Finish(results[0].Runs);
             // Profiling slows every run, so the latency above comes from sessions without it.
-            var profiles = parse.GetValue(profile) ? files.Select(f => Profile(f.FullName, protocol)).ToList() : null;
+            var profiles = parse.GetValue(profile) ? measured.Select(m => Profile(m, protocol)).ToList() : null;
             if (parse.GetValue(json))
             {
                 object document = profiles is null
@@ -135,7 +143,7 @@ public static class BenchCommand
             else
             {
                 console.Out.WriteLine($"{width}x{height} input, {protocol.Threads} thread(s), {results[0].Engine}, provider {protocol.Provider}");
-                var labels = Labels([.. results.Select(r => r.Model)]);
+                var labels = Labels([.. files.Select(f => f.FullName)]).SelectMany(l => fitList.Select(fit => fitList.Count > 1 ? $"{l} [fit {GraphFitting.Format(fit)}]" : l)).ToList();
                 var column = Math.Max(32, labels.Max(l => l.Length));
                 console.Out.WriteLine($"{"model".PadRight(column)} {"median",8} {"p90",8} {"p99",8} {"mean",8} {"std",7} {"min",8} {"runs",5} {"session",8} {"first",8}");
                 foreach (var (r, label) in results.Zip(labels))

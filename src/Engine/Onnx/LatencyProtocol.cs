@@ -52,8 +52,17 @@ public sealed record LatencyResult
     [JsonPropertyName("threads")] public required int Threads { get; init; }
     [JsonPropertyName("engine")] public required string Engine { get; init; }
     [JsonPropertyName("provider")] public required string Provider { get; init; }
+
+    /// <summary>The exact rewrites the engine made to the stored graph before timing it (<see cref="GraphFitting.Format"/>); null in records made before there were any.</summary>
+    [JsonPropertyName("graph_fit")] public string? GraphFit { get; init; }
     [JsonPropertyName("protocol")] public required LatencyProtocol Protocol { get; init; }
     [JsonPropertyName("environment")] public required IReadOnlyDictionary<string, string> Environment { get; init; }
+}
+
+/// <summary>A model to measure and the fit its sessions get (null: this CPU's, <see cref="GraphFitting.Host"/>).</summary>
+public sealed record MeasuredModel(string Path, GraphFit? Fit = null)
+{
+    public static implicit operator MeasuredModel(string path) => new(path);
 }
 
 public static class LatencyMeasurement
@@ -70,7 +79,7 @@ public static class LatencyMeasurement
     /// last, whichever file it was; docs/BENCHMARKS.md), so every model takes every place. Each pass has its share of
     /// the runs and seconds; the first warms up fully, later ones with one run after the fresh session's first.
     /// </summary>
-    public static IReadOnlyList<LatencyResult> Measure(IReadOnlyList<string> models, LatencyProtocol protocol, IProgress<(int Runs, double Seconds)>? progress = null)
+    public static IReadOnlyList<LatencyResult> Measure(IReadOnlyList<MeasuredModel> models, LatencyProtocol protocol, IProgress<(int Runs, double Seconds)>? progress = null)
     {
         protocol.Validate();
         var options = new EngineOptions { Threads = protocol.Threads, Provider = protocol.Provider };
@@ -89,7 +98,7 @@ public static class LatencyMeasurement
                 foreach (var m in order)
                 {
                     var clock = Stopwatch.StartNew();
-                    engines[m] = SrEngine.Load(models[m], options);
+                    engines[m] = SrEngine.Load(models[m].Path, options with { Fit = models[m].Fit });
                     var loadMs = clock.Elapsed.TotalMilliseconds;
                     clock.Restart();
                     engines[m]!.RunBlank(protocol.Width, protocol.Height);
@@ -142,13 +151,13 @@ public static class LatencyMeasurement
         return [.. Enumerable.Range(0, passes).Select(pass => (IReadOnlyList<int>)[.. Enumerable.Range(0, count).Select(i => (i + pass * count / passes) % count)])];
     }
 
-    private static LatencyResult Summarize(string model, List<double> times, double sessionMs, double firstMs, LatencyProtocol protocol, IReadOnlyDictionary<string, string> environment)
+    private static LatencyResult Summarize(MeasuredModel model, List<double> times, double sessionMs, double firstMs, LatencyProtocol protocol, IReadOnlyDictionary<string, string> environment)
     {
         var sorted = times.Order().ToArray();
         var mean = sorted.Average();
         return new LatencyResult
         {
-            Model = model,
+            Model = model.Path,
             MedianMs = Percentile(sorted, 50),
             P90Ms = Percentile(sorted, 90),
             P99Ms = Percentile(sorted, 99),
@@ -162,6 +171,7 @@ public static class LatencyMeasurement
             Threads = protocol.Threads,
             Engine = $"onnxruntime {SrEngine.RuntimeVersion}",
             Provider = protocol.Provider,
+            GraphFit = GraphFitting.Format(model.Fit ?? GraphFitting.Host),
             Protocol = protocol,
             Environment = environment,
         };

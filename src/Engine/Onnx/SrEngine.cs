@@ -20,6 +20,9 @@ public sealed record EngineOptions
     /// <summary>When set, ORT writes the graph it actually runs here (at the extended level: portable).</summary>
     public string? OptimizedModelPath { get; init; }
 
+    /// <summary>The exact rewrites made before ORT loads the model (<see cref="GraphFit"/>); null: what this CPU gets (<see cref="GraphFitting.Host"/>).</summary>
+    public GraphFit? Fit { get; init; }
+
     /// <summary>When set, ORT times every node of every run into a JSON file whose name starts with this (<see cref="SrEngine.EndProfiling"/>).</summary>
     public string? ProfilePrefix { get; init; }
 }
@@ -82,8 +85,11 @@ public sealed class SrEngine : IDisposable
         if (model.Graph is null || model.Graph.Node.Count == 0)
             throw new BadInputException($"{path}: ONNX model has no graph");
         var radius = model.Graph.Node.Count(n => n.OpType is "Conv" or "QLinearConv");
-        // The bytes ORT gets: the file's own, or its weights widened where this CPU's int8 kernels saturate.
-        var bytes = SaturatingKernels.Here && SaturatingKernels.WidenWeights(model) > 0 ? model.ToByteArray() : null;
+        // The bytes ORT gets: the file's own, or the graph fitted to this CPU's kernels, its weights widened where
+        // this CPU's int8 kernels saturate (that is for correct values, so it is not part of the fit one may turn off).
+        var fitted = GraphFitting.Apply(model, options.Fit ?? GraphFitting.Host);
+        var widened = SaturatingKernels.Here && SaturatingKernels.WidenWeights(model) > 0;
+        var bytes = fitted || widened ? model.ToByteArray() : null;
 
         var sessionOptions = new SessionOptions
         {
@@ -92,6 +98,10 @@ public sealed class SrEngine : IDisposable
             ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
             GraphOptimizationLevel = options.OptimizedModelPath is null ? GraphOptimizationLevel.ORT_ENABLE_ALL : GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
         };
+        // A pool thread that spins after each parallel section holds a core: with several sessions measured
+        // interleaved, an idle session's spinning thread slowed the running one (2 threads, 2 cores: int8 32.7 ms
+        // interleaved against 18.9 alone), and a lone session ran no faster with it (docs/BENCHMARKS.md).
+        sessionOptions.AddSessionConfigEntry("session.intra_op.allow_spinning", "0");
         if (options.OptimizedModelPath is not null)
             sessionOptions.OptimizedModelFilePath = options.OptimizedModelPath;
         if (options.ProfilePrefix is not null)

@@ -1,0 +1,73 @@
+using System.Runtime.Intrinsics.X86;
+using Onnx;
+
+namespace SrMobile.Engine.Onnx;
+
+/// <summary>
+/// Exact rewrites the engine makes to a stored model before ONNX Runtime loads it, so the graph suits the kernels of
+/// the CPU it runs on. The stored model stays the one every device gets (portable, with a plain DepthToSpace); each
+/// engine fits its own copy. Every value the graph computes stays the same (tests/Engine.Tests/GraphFitTests).
+/// </summary>
+[Flags]
+public enum GraphFit
+{
+    /// <summary>As stored.</summary>
+    None = 0,
+
+    /// <summary>Convolution channels zero-padded to the shapes of the CPU's direct int8 kernel (<see cref="ChannelPadding"/>).</summary>
+    Pad = 1,
+
+    /// <summary>DepthToSpace as two single-axis transposes (<see cref="DepthToSpaceSplit"/>).</summary>
+    Shuffle = 2,
+}
+
+public static class GraphFitting
+{
+    /// <summary>
+    /// What this CPU gets: the split DepthToSpace everywhere (ORT's is the same generic shuffle on every CPU); padding on
+    /// x86 where the int8 weights run as they are stored (ORT's direct kernel for symmetric weights there wants input
+    /// channels in fours and output channels in fours, at least 16). Not on ARM, where ORT takes that kernel only from
+    /// 64 input channels and pads nothing cheaper, nor on x86 CPUs whose kernels saturate: their weights are widened
+    /// to uint8 (<see cref="SaturatingKernels"/>), which that kernel does not take.
+    /// </summary>
+    public static GraphFit Host { get; } = X86Base.IsSupported && !SaturatingKernels.Here ? GraphFit.Pad | GraphFit.Shuffle : GraphFit.Shuffle;
+
+    /// <summary>The direct kernel's shapes (ORT's MLAS, x86): input channels a multiple of 4, output channels of 4 and at least 16.</summary>
+    public const int InputChannelMultiple = 4;
+    public const int OutputChannelMultiple = 4;
+    public const int MinimumOutputChannels = 16;
+
+    /// <summary>Applies <paramref name="fit"/>; returns whether the model changed.</summary>
+    public static bool Apply(ModelProto model, GraphFit fit)
+    {
+        var changed = false;
+        if (fit.HasFlag(GraphFit.Pad))
+            changed |= ChannelPadding.Apply(model, InputChannelMultiple, OutputChannelMultiple, MinimumOutputChannels) > 0;
+        if (fit.HasFlag(GraphFit.Shuffle))
+            changed |= DepthToSpaceSplit.Apply(model) > 0;
+        return changed;
+    }
+
+    /// <summary><c>none</c>, <c>host</c>, or a comma-separated list of <c>pad</c> and <c>shuffle</c>.</summary>
+    public static GraphFit Parse(string text, string option = "--fit")
+    {
+        var fit = GraphFit.None;
+        foreach (var part in text.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+        {
+            fit |= part.ToLowerInvariant() switch
+            {
+                "none" => GraphFit.None,
+                "host" => Host,
+                "pad" => GraphFit.Pad,
+                "shuffle" => GraphFit.Shuffle,
+                _ => throw new BadInputException($"{option}: '{part}' is not one of none, host, pad, shuffle"),
+            };
+        }
+        return fit;
+    }
+
+    /// <summary>The fit as <see cref="Parse"/> reads it: <c>none</c>, <c>pad</c>, <c>shuffle</c> or <c>pad,shuffle</c>.</summary>
+    public static string Format(GraphFit fit) => fit == GraphFit.None
+        ? "none"
+        : string.Join(',', new[] { (GraphFit.Pad, "pad"), (GraphFit.Shuffle, "shuffle") }.Where(f => fit.HasFlag(f.Item1)).Select(f => f.Item2));
+}
