@@ -13,7 +13,8 @@ namespace SrMobile.Agents.Tests;
 /// <summary>
 /// The same int8 graph on ONNX Runtime's ARM kernels (the published linux-arm64 agent's engine child, under qemu-user)
 /// and on this machine's x86 kernels: the SR images agree on at least 99.9 % of pixels and never by more than one
-/// level, for both activation types (uint8 for x86, int8 for ARM; docs/QUANTIZATION.md).
+/// level, for both activation types (uint8 for x86, int8 for ARM; docs/QUANTIZATION.md), each fitted to its own kernels
+/// (<see cref="GraphFitting.Host"/>).
 /// </summary>
 public class CrossArchitectureParityTests
 {
@@ -50,6 +51,8 @@ public class CrossArchitectureParityTests
         }
         var measured = JsonSerializer.Deserialize<Contracts.DeviceMeasurement>(File.ReadAllText(result))!;
         Assert.Contains("Arm64", measured.ProtocolJson);
+        // Each engine ran the graph fitted to its own kernels: the split DepthToSpace on ARM, padded channels too on x86.
+        Assert.Contains($"\"graph_fit\":\"{GraphFitting.Format(GraphFit.Shuffle)}\"", measured.ProtocolJson);
 
         // x86: this process's engine on the same images.
         var x86Outputs = work.File("x86");

@@ -19,14 +19,16 @@ namespace SrMobile.Engine.Onnx;
 public static class ChannelPadding
 {
     /// <summary>
-    /// Pads every int8 convolution's input channels to a multiple of <paramref name="inputMultiple"/> and its output
-    /// channels to a multiple of <paramref name="outputMultiple"/> and at least <paramref name="outputMinimum"/>.
-    /// Returns how many convolutions changed; a graph without QDQ int8 convolutions is left alone.
+    /// Pads the input channels of every int8 convolution whose activations are of type <paramref name="activations"/>
+    /// to a multiple of <paramref name="inputMultiple"/> and its output channels to a multiple of
+    /// <paramref name="outputMultiple"/> and at least <paramref name="outputMinimum"/>. Returns how many convolutions
+    /// changed; a graph without such QDQ convolutions is left alone.
     /// </summary>
-    public static int Apply(ModelProto model, int inputMultiple, int outputMultiple, int outputMinimum)
+    public static int Apply(ModelProto model, ActivationType activations, int inputMultiple, int outputMultiple, int outputMinimum)
     {
         var graph = new GraphIndex(model.Graph);
-        var convolutions = model.Graph.Node.Where(n => n.OpType == "Conv").Select(graph.QuantizedConv).OfType<QuantizedConv>().ToList();
+        var convolutions = model.Graph.Node.Where(n => n.OpType == "Conv").Select(graph.QuantizedConv)
+            .OfType<QuantizedConv>().Where(c => graph.ActivationType(c) == activations).ToList();
         // Input channels a convolution gets from a padded producer, keyed by the node.
         var paddedInputs = new Dictionary<NodeProto, int>();
         var changed = 0;
@@ -88,6 +90,17 @@ public static class ChannelPadding
                 return null;
             return new QuantizedConv(conv, weight, bias, (int)w.Dims[0], (int)w.Dims[1]);
         }
+
+        /// <summary>The type of the convolution's quantized input, from its DequantizeLinear's zero point; null when it has none.</summary>
+        public ActivationType? ActivationType(QuantizedConv conv) =>
+            Producer(conv.Node.Input[0]) is { OpType: "DequantizeLinear" } dequantize && dequantize.Input.Count == 3 && initializers.TryGetValue(dequantize.Input[2], out var zero)
+                ? (TensorProto.Types.DataType)zero.DataType switch
+                {
+                    TensorProto.Types.DataType.Uint8 => Onnx.ActivationType.UInt8,
+                    TensorProto.Types.DataType.Int8 => Onnx.ActivationType.Int8,
+                    _ => null,
+                }
+                : null;
 
         public OutputChain? OutputChain(QuantizedConv conv)
         {
