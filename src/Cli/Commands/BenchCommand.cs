@@ -143,7 +143,9 @@ public static class BenchCommand
             else
             {
                 console.Out.WriteLine($"{width}x{height} input, {protocol.Threads} thread(s), {results[0].Engine}, provider {protocol.Provider}");
-                var labels = Labels([.. files.Select(f => f.FullName)]).SelectMany(l => fitList.Select(fit => fitList.Count > 1 ? $"{l} [fit {GraphFitting.Format(fit)}]" : l)).ToList();
+                // With several fits, each row says what its graph got (a float graph has nothing to pad).
+                var labels = Labels([.. files.Select(f => f.FullName)]).SelectMany(l => fitList.Select(_ => l))
+                    .Zip(results, (l, r) => fitList.Count > 1 ? $"{l} [fit {r.GraphFit}]" : l).ToList();
                 var column = Math.Max(32, labels.Max(l => l.Length));
                 console.Out.WriteLine($"{"model".PadRight(column)} {"median",8} {"p90",8} {"p99",8} {"mean",8} {"std",7} {"min",8} {"runs",5} {"session",8} {"first",8}");
                 foreach (var (r, label) in results.Zip(labels))

@@ -39,15 +39,15 @@ public static class GraphFitting
     public const int OutputChannelMultiple = 4;
     public const int MinimumOutputChannels = 16;
 
-    /// <summary>Applies <paramref name="fit"/>; returns whether the model changed.</summary>
-    public static bool Apply(ModelProto model, GraphFit fit)
+    /// <summary>Applies <paramref name="fit"/>; returns the rewrites that changed something (a float graph has nothing to pad).</summary>
+    public static GraphFit Apply(ModelProto model, GraphFit fit)
     {
-        var changed = false;
-        if (fit.HasFlag(GraphFit.Pad))
-            changed |= ChannelPadding.Apply(model, DirectKernelActivations, InputChannelMultiple, OutputChannelMultiple, MinimumOutputChannels) > 0;
-        if (fit.HasFlag(GraphFit.Shuffle))
-            changed |= DepthToSpaceSplit.Apply(model) > 0;
-        return changed;
+        var applied = GraphFit.None;
+        if (fit.HasFlag(GraphFit.Pad) && ChannelPadding.Apply(model, DirectKernelActivations, InputChannelMultiple, OutputChannelMultiple, MinimumOutputChannels) > 0)
+            applied |= GraphFit.Pad;
+        if (fit.HasFlag(GraphFit.Shuffle) && DepthToSpaceSplit.Apply(model) > 0)
+            applied |= GraphFit.Shuffle;
+        return applied;
     }
 
     /// <summary><c>none</c>, <c>host</c>, or a comma-separated list of <c>pad</c> and <c>shuffle</c>.</summary>

@@ -53,7 +53,7 @@ public sealed record LatencyResult
     [JsonPropertyName("engine")] public required string Engine { get; init; }
     [JsonPropertyName("provider")] public required string Provider { get; init; }
 
-    /// <summary>The exact rewrites the engine made to the stored graph before timing it (<see cref="GraphFitting.Format"/>); null in records made before there were any.</summary>
+    /// <summary>The exact rewrites the engine made to the stored graph before timing it (<see cref="SrEngine.Fitted"/>, as <see cref="GraphFitting.Format"/> writes it); null in records made before there were any.</summary>
     [JsonPropertyName("graph_fit")] public string? GraphFit { get; init; }
     [JsonPropertyName("protocol")] public required LatencyProtocol Protocol { get; init; }
     [JsonPropertyName("environment")] public required IReadOnlyDictionary<string, string> Environment { get; init; }
@@ -87,6 +87,7 @@ public static class LatencyMeasurement
         var times = models.Select(_ => new List<double>()).ToList();
         var sessionMs = new double[models.Count];
         var firstMs = new double[models.Count];
+        var fitted = new GraphFit[models.Count];
         var runsPerPass = Math.Max(1, (protocol.MinRuns + orders.Count - 1) / orders.Count);
         var secondsPerPass = protocol.MinSeconds / orders.Count;
         var total = Stopwatch.StartNew();
@@ -103,7 +104,7 @@ public static class LatencyMeasurement
                     clock.Restart();
                     engines[m]!.RunBlank(protocol.Width, protocol.Height);
                     if (pass == 0)
-                        (sessionMs[m], firstMs[m]) = (loadMs, clock.Elapsed.TotalMilliseconds);
+                        (sessionMs[m], firstMs[m], fitted[m]) = (loadMs, clock.Elapsed.TotalMilliseconds, engines[m]!.Fitted);
                 }
                 for (var w = 0; w < (pass == 0 ? protocol.Warmup : Math.Min(1, protocol.Warmup)); w++)
                     foreach (var m in order)
@@ -136,7 +137,7 @@ public static class LatencyMeasurement
         }
 
         var environment = Environment();
-        return [.. models.Select((model, m) => Summarize(model, times[m], sessionMs[m], firstMs[m], protocol, environment))];
+        return [.. models.Select((model, m) => Summarize(model.Path, fitted[m], times[m], sessionMs[m], firstMs[m], protocol, environment))];
     }
 
     /// <summary>
@@ -151,13 +152,13 @@ public static class LatencyMeasurement
         return [.. Enumerable.Range(0, passes).Select(pass => (IReadOnlyList<int>)[.. Enumerable.Range(0, count).Select(i => (i + pass * count / passes) % count)])];
     }
 
-    private static LatencyResult Summarize(MeasuredModel model, List<double> times, double sessionMs, double firstMs, LatencyProtocol protocol, IReadOnlyDictionary<string, string> environment)
+    private static LatencyResult Summarize(string model, GraphFit fitted, List<double> times, double sessionMs, double firstMs, LatencyProtocol protocol, IReadOnlyDictionary<string, string> environment)
     {
         var sorted = times.Order().ToArray();
         var mean = sorted.Average();
         return new LatencyResult
         {
-            Model = model.Path,
+            Model = model,
             MedianMs = Percentile(sorted, 50),
             P90Ms = Percentile(sorted, 90),
             P99Ms = Percentile(sorted, 99),
@@ -171,7 +172,7 @@ public static class LatencyMeasurement
             Threads = protocol.Threads,
             Engine = $"onnxruntime {SrEngine.RuntimeVersion}",
             Provider = protocol.Provider,
-            GraphFit = GraphFitting.Format(model.Fit ?? GraphFitting.Host),
+            GraphFit = GraphFitting.Format(fitted),
             Protocol = protocol,
             Environment = environment,
         };

@@ -40,8 +40,9 @@ public sealed class SrEngine : IDisposable
     private readonly string outputName;
     private Buffers? buffers;
 
-    private SrEngine(InferenceSession session, string path, EngineOptions options, int receptiveRadius)
+    private SrEngine(InferenceSession session, string path, EngineOptions options, int receptiveRadius, GraphFit fitted)
     {
+        Fitted = fitted;
         this.session = session;
         ModelPath = path;
         Options = options;
@@ -55,6 +56,9 @@ public sealed class SrEngine : IDisposable
     }
 
     public string ModelPath { get; }
+
+    /// <summary>The rewrites the stored graph got before ORT loaded it (those of <see cref="EngineOptions.Fit"/> that changed something).</summary>
+    public GraphFit Fitted { get; }
     public EngineOptions Options { get; }
     public int Scale { get; }
     public bool InputIsUInt8 { get; }
@@ -89,7 +93,7 @@ public sealed class SrEngine : IDisposable
         // this CPU's int8 kernels saturate (that is for correct values, so it is not part of the fit one may turn off).
         var fitted = GraphFitting.Apply(model, options.Fit ?? GraphFitting.Host);
         var widened = SaturatingKernels.Here && SaturatingKernels.WidenWeights(model) > 0;
-        var bytes = fitted || widened ? model.ToByteArray() : null;
+        var bytes = fitted != GraphFit.None || widened ? model.ToByteArray() : null;
 
         var sessionOptions = new SessionOptions
         {
@@ -150,7 +154,7 @@ public sealed class SrEngine : IDisposable
             session.Dispose();
             throw new BadInputException($"{path}: input '{name}' is {meta.ElementDataType} [{string.Join(',', dims)}]; an SR model takes uint8 or float N×3×H×W");
         }
-        return new SrEngine(session, path, options, radius);
+        return new SrEngine(session, path, options, radius, fitted);
     }
 
     /// <summary>SR of one image (gray is run as three equal channels and returned gray, as the float path does).</summary>
