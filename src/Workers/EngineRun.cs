@@ -70,7 +70,7 @@ public static class EngineRun
 
     /// <summary>The latency of every model of <see cref="EngineRequest.Interleaved"/>, interleaved run by run in one engine session each.</summary>
     public static IReadOnlyList<LatencyResult> ExecuteInterleaved(EngineRequest request) =>
-        LatencyMeasurement.Measure([.. (request.Interleaved ?? throw new ArgumentException("the engine request names no interleaved models")).Select(m => (MeasuredModel)m)],
+        LatencyMeasurement.Measure([.. (request.Interleaved ?? throw new ArgumentException("the engine request names no interleaved models")).Select(m => new MeasuredModel(m))],
             request.Protocol.Validate());
 
     /// <summary>The child's side: reads the request, measures, writes the result; a failure is the exit code 1 and its message on stderr.</summary>

@@ -28,7 +28,7 @@ public static class ChannelPadding
     {
         var graph = new GraphIndex(model.Graph);
         var convolutions = model.Graph.Node.Where(n => n.OpType == "Conv").Select(graph.QuantizedConv)
-            .OfType<QuantizedConv>().Where(c => graph.ActivationType(c) == activations).ToList();
+            .OfType<QuantizedConv>().Where(c => graph.InputType(c) == activations).ToList();
         // Input channels a convolution gets from a padded producer, keyed by the node.
         var paddedInputs = new Dictionary<NodeProto, int>();
         var changed = 0;
@@ -61,8 +61,8 @@ public static class ChannelPadding
     /// <summary>A Conv whose weight and bias are DequantizeLinear nodes of int8/int32 initializers (the QDQ form).</summary>
     private sealed record QuantizedConv(NodeProto Node, NodeProto WeightDequantize, NodeProto BiasDequantize, int OutputChannels, int InputChannels);
 
-    /// <summary>Conv → [Relu] → QuantizeLinear (<see cref="Quantized"/>) → DequantizeLinear → <see cref="Consumers"/>.</summary>
-    private sealed record OutputChain(NodeProto Quantize, string Quantized, NodeProto Dequantize, List<NodeProto> Consumers);
+    /// <summary>Conv → [Relu] → QuantizeLinear (its output: <see cref="Quantized"/>) → DequantizeLinear → <see cref="Consumers"/>.</summary>
+    private sealed record OutputChain(string Quantized, List<NodeProto> Consumers);
 
     private sealed class GraphIndex(GraphProto graph)
     {
@@ -92,12 +92,12 @@ public static class ChannelPadding
         }
 
         /// <summary>The type of the convolution's quantized input, from its DequantizeLinear's zero point; null when it has none.</summary>
-        public ActivationType? ActivationType(QuantizedConv conv) =>
+        public ActivationType? InputType(QuantizedConv conv) =>
             Producer(conv.Node.Input[0]) is { OpType: "DequantizeLinear" } dequantize && dequantize.Input.Count == 3 && initializers.TryGetValue(dequantize.Input[2], out var zero)
                 ? (TensorProto.Types.DataType)zero.DataType switch
                 {
-                    TensorProto.Types.DataType.Uint8 => Onnx.ActivationType.UInt8,
-                    TensorProto.Types.DataType.Int8 => Onnx.ActivationType.Int8,
+                    TensorProto.Types.DataType.Uint8 => ActivationType.UInt8,
+                    TensorProto.Types.DataType.Int8 => ActivationType.Int8,
                     _ => null,
                 }
                 : null;
@@ -109,7 +109,7 @@ public static class ChannelPadding
                 next = afterRelu;
             if (next is not [{ OpType: "QuantizeLinear" } quantize] || Consumers(quantize.Output[0]) is not [{ OpType: "DequantizeLinear" } dequantize])
                 return null;
-            return new OutputChain(quantize, quantize.Output[0], dequantize, Consumers(dequantize.Output[0]));
+            return new OutputChain(quantize.Output[0], Consumers(dequantize.Output[0]));
         }
 
         /// <summary>Pads the quantized tensor behind the convolution's input DequantizeLinear with its zero point.</summary>

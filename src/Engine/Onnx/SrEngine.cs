@@ -56,10 +56,11 @@ public sealed class SrEngine : IDisposable
     }
 
     public string ModelPath { get; }
+    public EngineOptions Options { get; }
 
     /// <summary>The rewrites the stored graph got before ORT loaded it (those of <see cref="EngineOptions.Fit"/> that changed something).</summary>
     public GraphFit Fitted { get; }
-    public EngineOptions Options { get; }
+
     public int Scale { get; }
     public bool InputIsUInt8 { get; }
     public bool OutputIsUInt8 { get; }
@@ -103,8 +104,8 @@ public sealed class SrEngine : IDisposable
             GraphOptimizationLevel = options.OptimizedModelPath is null ? GraphOptimizationLevel.ORT_ENABLE_ALL : GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
         };
         // A pool thread that spins after each parallel section holds a core: with several sessions measured
-        // interleaved, an idle session's spinning thread slowed the running one (2 threads, 2 cores: int8 32.7 ms
-        // interleaved against 18.9 alone), and a lone session ran no faster with it (docs/BENCHMARKS.md).
+        // interleaved, an idle session's spinning thread slowed the running one (2 threads, 2 cores: int8 30.9 ms
+        // interleaved with a float session, 21.4 alone; without spinning 19.4 and 18.9; docs/BENCHMARKS.md).
         sessionOptions.AddSessionConfigEntry("session.intra_op.allow_spinning", "0");
         if (options.OptimizedModelPath is not null)
             sessionOptions.OptimizedModelFilePath = options.OptimizedModelPath;
