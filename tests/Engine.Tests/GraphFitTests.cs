@@ -142,6 +142,18 @@ public class GraphFitTests
     }
 
     [Fact]
+    public void A_model_with_weights_in_external_files_is_left_as_stored()
+    {
+        var model = Int8(new AbpnArchitecture(3, 1, 10), ActivationType.UInt8);
+        var before = model.Clone();
+        model.Graph.Initializer[0].DataLocation = TensorProto.Types.DataLocation.External;
+        before.Graph.Initializer[0].DataLocation = TensorProto.Types.DataLocation.External;
+
+        Assert.Equal(GraphFit.None, GraphFitting.Apply(model, GraphFit.Pad | GraphFit.Shuffle));
+        Assert.Equal(before, model);
+    }
+
+    [Fact]
     public void Fits_are_read_and_written_by_name_and_a_wrong_one_is_named()
     {
         Assert.Equal(GraphFit.Pad | GraphFit.Shuffle, GraphFitting.Parse("pad, shuffle"));

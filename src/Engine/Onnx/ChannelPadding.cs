@@ -83,7 +83,10 @@ public static class ChannelPadding
                 || !weight.Input.All(initializers.ContainsKey) || !bias.Input.All(initializers.ContainsKey))
                 return null;
             var w = initializers[weight.Input[0]];
-            if (w.DataType != (int)TensorProto.Types.DataType.Int8 || w.Dims.Count != 4 || initializers[bias.Input[0]].DataType != (int)TensorProto.Types.DataType.Int32)
+            bool Is(string name, TensorProto.Types.DataType type) => initializers[name].DataType == (int)type;
+            if (w.Dims.Count != 4 || !Is(weight.Input[0], TensorProto.Types.DataType.Int8) || !Is(weight.Input[1], TensorProto.Types.DataType.Float)
+                || !Is(weight.Input[2], TensorProto.Types.DataType.Int8) || !Is(bias.Input[0], TensorProto.Types.DataType.Int32)
+                || !Is(bias.Input[1], TensorProto.Types.DataType.Float) || !Is(bias.Input[2], TensorProto.Types.DataType.Int32))
                 return null;
             // Per-channel parameters only: a per-tensor scale would need no padding but is not what the writer makes.
             if (new[] { weight.Input[1], weight.Input[2], bias.Input[0], bias.Input[1], bias.Input[2] }.Any(p => Count(initializers[p]) != w.Dims[0]))

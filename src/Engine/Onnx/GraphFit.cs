@@ -43,6 +43,9 @@ public static class GraphFitting
     public static GraphFit Apply(ModelProto model, GraphFit fit)
     {
         var applied = GraphFit.None;
+        // A fitted model reaches ORT as bytes, where weights kept in files beside the model could not be found.
+        if (model.Graph.Initializer.Any(t => t.DataLocation == TensorProto.Types.DataLocation.External))
+            return applied;
         if (fit.HasFlag(GraphFit.Pad) && ChannelPadding.Apply(model, DirectKernelActivations, InputChannelMultiple, OutputChannelMultiple, MinimumOutputChannels) > 0)
             applied |= GraphFit.Pad;
         if (fit.HasFlag(GraphFit.Shuffle) && DepthToSpaceSplit.Apply(model) > 0)
