@@ -71,8 +71,8 @@ public class GraphFitTests
         }
     }
 
-    // The int8-activation graph (ARM's) is not padded by the fit (on x86 it runs im2col and GEMM, where padding only
-    // adds work), but padding it is exact too: its input is padded with the int8 zero point, −128.
+    // The int8-activation graph (ARM's) is not padded by the fit (on x86 it came out 7 % slower, GraphFitting.Host),
+    // but padding it is exact too: its input is padded with the int8 zero point, −128.
     [Fact]
     public void Padding_the_int8_activation_graph_is_exact_and_the_fit_leaves_it_to_the_uint8_graph()
     {

@@ -26,8 +26,9 @@ public static class GraphFitting
     /// <summary>
     /// What this CPU gets: the split DepthToSpace everywhere (ORT's is the same generic shuffle on every CPU); padding on
     /// x86 where the int8 weights run as they are stored (ORT's direct kernel for symmetric weights there wants input
-    /// channels in fours and output channels in fours, at least 16, and uint8 activations: the int8-activation graph
-    /// runs im2col and GEMM on x86, where padding only adds work, 7 % at m4 C28 ×3). Not on ARM, where ORT takes that
+    /// channels in fours and output channels in fours, at least 16, and uint8 activations: ORT turns the int8-activation
+    /// graph's activations into uint8 itself on x86, and the padding's Slice stops that at the last convolution, which
+    /// then runs in float, 7 % slower at m4 C28 ×3). Not on ARM, where ORT takes that
     /// kernel only from 64 input channels and pads nothing cheaper, nor on x86 CPUs whose kernels saturate: their
     /// weights are widened to uint8 (<see cref="SaturatingKernels"/>), which that kernel does not take.
     /// </summary>
