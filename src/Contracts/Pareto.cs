@@ -151,7 +151,7 @@ public static class ParetoMath
         foreach (var point in points)
         {
             // The smallest factor by which a point at least as accurate is faster: ≥ 1 means none is faster.
-            var fastest = points.Where(q => q.Psnr >= point.Psnr && !ReferenceEquals(q, point) && q.CandidateKey != point.CandidateKey)
+            var fastest = points.Where(q => q.Psnr >= point.Psnr && q.CandidateKey != point.CandidateKey)
                 .Select(q => q.MedianMs).DefaultIfEmpty(double.PositiveInfinity).Min();
             var gap = point.MedianMs / fastest;
             if (gap <= 1 + tolerance)

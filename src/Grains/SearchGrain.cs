@@ -200,9 +200,9 @@ public sealed class SearchGrain(
     /// </summary>
     private async Task ConfirmFronts()
     {
-        var fronts = Fronts();
-        var answers = await Task.WhenAll(fronts.Select(key => GrainFactory.GetGrain<IParetoGrain>(key).Confirm()));
-        confirming = [.. fronts.Where((_, i) => !answers[i].Ended)];
+        var keys = Fronts();
+        var answers = await Task.WhenAll(keys.Select(key => GrainFactory.GetGrain<IParetoGrain>(key).Confirm()));
+        confirming = [.. keys.Where((_, i) => !answers[i].Ended)];
         if (confirming.Count == 0)
         {
             state.State.Confirmed = true;

@@ -72,8 +72,8 @@ public static class AbpnOnnxWriter
             graph.Int32Initializer($"conv{i}.bias_q", [channels], WeightQuantization.QuantizeBias(bias.Values, inputScale, scales));
             graph.FloatInitializer($"conv{i}.bias_scale", [channels], biasScales);
             graph.Int32Initializer($"conv{i}.bias_zero", [channels], new int[channels]);
-            var w = graph.Node("DequantizeLinear", [$"conv{i}.weight_q", $"conv{i}.weight_scale", $"conv{i}.weight_zero"], $"conv{i}.weight", graph.Attribute("axis", 0));
-            var b = graph.Node("DequantizeLinear", [$"conv{i}.bias_q", $"conv{i}.bias_scale", $"conv{i}.bias_zero"], $"conv{i}.bias", graph.Attribute("axis", 0));
+            var w = graph.Node("DequantizeLinear", [$"conv{i}.weight_q", $"conv{i}.weight_scale", $"conv{i}.weight_zero"], $"conv{i}.weight", GraphWriter.Attribute("axis", 0));
+            var b = graph.Node("DequantizeLinear", [$"conv{i}.bias_q", $"conv{i}.bias_scale", $"conv{i}.bias_zero"], $"conv{i}.bias", GraphWriter.Attribute("axis", 0));
             var y = graph.Conv($"conv{i}", x, w, b);
             if (i < architecture.ConvolutionCount - 1)
                 y = graph.Node("Relu", [y], $"relu{i}");
@@ -88,7 +88,7 @@ public static class AbpnOnnxWriter
         var sumQuantized = graph.Quantize(sum, pixels, "sum");
         if (activations == ActivationType.Int8)
             sumQuantized = graph.Quantize(graph.Dequantize(sumQuantized, pixels, "sum"), inputPixels, "sum_uint8");
-        graph.Node("DepthToSpace", [sumQuantized], OutputName, graph.Attribute("blocksize", architecture.Scale), graph.Attribute("mode", "CRD"));
+        graph.Node("DepthToSpace", [sumQuantized], OutputName, GraphWriter.Attribute("blocksize", architecture.Scale), GraphWriter.Attribute("mode", "CRD"));
         graph.Output(OutputName, TensorProto.Types.DataType.Uint8);
         return graph.Model($"{architecture} int8 QDQ ({activations} activations)");
     }

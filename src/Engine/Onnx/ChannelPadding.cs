@@ -123,12 +123,12 @@ public static class ChannelPadding
                 || Consumers(dequantize.Output[0]).Count != 1)
                 return false;
             var name = Name("pad");
-            Initializer(Int64(name + ".pads", [0, 0, 0, 0, 0, channels - conv.InputChannels, 0, 0]));
+            Initializer(GraphWriter.Int64Tensor(name + ".pads", [0, 0, 0, 0, 0, channels - conv.InputChannels, 0, 0]));
             var value = zero.Clone();
             value.Name = name + ".value";
             value.Dims.Clear();
             Initializer(value);
-            Insert(graph.Node.IndexOf(dequantize), Node("Pad", name, [dequantize.Input[0], name + ".pads", name + ".value"]));
+            graph.Node.Insert(graph.Node.IndexOf(dequantize), GraphWriter.NodeProto("Pad", name, [dequantize.Input[0], name + ".pads", name + ".value"], name));
             dequantize.Input[0] = name;
             return true;
         }
@@ -138,10 +138,10 @@ public static class ChannelPadding
         {
             var dequantize = Consumers(quantized).Single();
             var name = Name("slice");
-            Initializer(Int64(name + ".starts", [0]));
-            Initializer(Int64(name + ".ends", [channels]));
-            Initializer(Int64(name + ".axes", [1]));
-            Insert(graph.Node.IndexOf(dequantize), Node("Slice", name, [quantized, name + ".starts", name + ".ends", name + ".axes"]));
+            Initializer(GraphWriter.Int64Tensor(name + ".starts", [0]));
+            Initializer(GraphWriter.Int64Tensor(name + ".ends", [channels]));
+            Initializer(GraphWriter.Int64Tensor(name + ".axes", [1]));
+            graph.Node.Insert(graph.Node.IndexOf(dequantize), GraphWriter.NodeProto("Slice", name, [quantized, name + ".starts", name + ".ends", name + ".axes"], name));
             dequantize.Input[0] = name;
         }
 
@@ -199,24 +199,6 @@ public static class ChannelPadding
         {
             graph.Initializer.Add(tensor);
             initializers[tensor.Name] = tensor;
-        }
-
-        private void Insert(int index, NodeProto node) => graph.Node.Insert(index, node);
-
-        private static NodeProto Node(string op, string output, string[] inputs)
-        {
-            var node = new NodeProto { OpType = op, Name = output };
-            node.Input.AddRange(inputs);
-            node.Output.Add(output);
-            return node;
-        }
-
-        private static TensorProto Int64(string name, long[] values)
-        {
-            var tensor = new TensorProto { Name = name, DataType = (int)TensorProto.Types.DataType.Int64 };
-            tensor.Dims.Add(values.Length);
-            tensor.Int64Data.AddRange(values);
-            return tensor;
         }
     }
 }

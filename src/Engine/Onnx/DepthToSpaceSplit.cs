@@ -25,31 +25,16 @@ public static class DepthToSpaceSplit
         {
             var s = node.Attribute.Single(a => a.Name == "blocksize").I;
             var name = $"depth_to_space_split{i}";
+            string Out(string output) => $"{name}.{output}";
             string Constant(string suffix, params long[] values)
             {
-                var tensor = new TensorProto { Name = $"{name}.{suffix}", DataType = (int)TensorProto.Types.DataType.Int64 };
-                tensor.Dims.Add(values.Length);
-                tensor.Int64Data.AddRange(values);
-                graph.Initializer.Add(tensor);
-                return tensor.Name;
+                graph.Initializer.Add(GraphWriter.Int64Tensor(Out(suffix), values));
+                return Out(suffix);
             }
-            NodeProto Node(string op, string output, string[] inputs, AttributeProto? attribute = null)
-            {
-                var result = new NodeProto { OpType = op, Name = Out(output) };
-                result.Input.AddRange(inputs);
-                result.Output.Add(output == node.Output[0] ? output : Out(output));
-                if (attribute is not null)
-                    result.Attribute.Add(attribute);
-                return result;
-            }
-            string Out(string output) => $"{name}.{output}";
-            AttributeProto Axis0() => new() { Name = "axis", Type = AttributeProto.Types.AttributeType.Int, I = 0 };
-            AttributeProto Perm(params long[] perm)
-            {
-                var attribute = new AttributeProto { Name = "perm", Type = AttributeProto.Types.AttributeType.Ints };
-                attribute.Ints.AddRange(perm);
-                return attribute;
-            }
+            NodeProto Node(string op, string output, string[] inputs, params AttributeProto[] attributes) =>
+                GraphWriter.NodeProto(op, Out(output), inputs, output == node.Output[0] ? output : Out(output), attributes);
+            AttributeProto Axis0() => GraphWriter.Attribute("axis", 0);
+            AttributeProto Perm(params long[] perm) => GraphWriter.Attribute("perm", perm);
 
             var input = node.Input[0];
             var replacement = new[]

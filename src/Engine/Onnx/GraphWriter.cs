@@ -27,11 +27,7 @@ internal sealed class GraphWriter(string name)
 
     public string Node(string op, string[] inputs, string output, params AttributeProto[] attributes)
     {
-        var node = new NodeProto { OpType = op, Name = $"{op}_{output}" };
-        node.Input.AddRange(inputs);
-        node.Output.Add(output);
-        node.Attribute.AddRange(attributes);
-        graph.Node.Add(node);
+        graph.Node.Add(NodeProto(op, $"{op}_{output}", inputs, output, attributes));
         return output;
     }
 
@@ -43,11 +39,7 @@ internal sealed class GraphWriter(string name)
     public string Anchor(string input, int scale)
     {
         var repeats = scale * scale;
-        var indices = Enumerable.Range(0, 3 * repeats).Select(k => (long)(k / repeats)).ToArray();
-        var tensor = new TensorProto { Name = "anchor.indices", DataType = (int)TensorProto.Types.DataType.Int64 };
-        tensor.Dims.Add(indices.Length);
-        tensor.Int64Data.AddRange(indices);
-        graph.Initializer.Add(tensor);
+        graph.Initializer.Add(Int64Tensor("anchor.indices", [.. Enumerable.Range(0, 3 * repeats).Select(k => (long)(k / repeats))]));
         return Node("Gather", [input, "anchor.indices"], $"{input}.anchor", Attribute("axis", 1));
     }
 
@@ -76,17 +68,37 @@ internal sealed class GraphWriter(string name)
     public void Int32Initializer(string tensorName, long[] dims, int[] values) =>
         Raw(tensorName, dims, TensorProto.Types.DataType.Int32, System.Runtime.InteropServices.MemoryMarshal.AsBytes(values.AsSpan()).ToArray());
 
-    public AttributeProto Attribute(string attribute, long value) =>
+    // Node and tensor parts, static: the graph rewrites (ChannelPadding, DepthToSpaceSplit) build theirs with them too.
+    public static AttributeProto Attribute(string attribute, long value) =>
         new() { Name = attribute, Type = AttributeProto.Types.AttributeType.Int, I = value };
 
-    public AttributeProto Attribute(string attribute, string value) =>
+    public static AttributeProto Attribute(string attribute, string value) =>
         new() { Name = attribute, Type = AttributeProto.Types.AttributeType.String, S = ByteString.CopyFromUtf8(value) };
 
-    public AttributeProto Attribute(string attribute, long[] values)
+    public static AttributeProto Attribute(string attribute, long[] values)
     {
         var proto = new AttributeProto { Name = attribute, Type = AttributeProto.Types.AttributeType.Ints };
         proto.Ints.AddRange(values);
         return proto;
+    }
+
+    /// <summary>A one-dimensional int64 tensor (indices, shapes, slice bounds, pads).</summary>
+    public static TensorProto Int64Tensor(string tensorName, long[] values)
+    {
+        var tensor = new TensorProto { Name = tensorName, DataType = (int)TensorProto.Types.DataType.Int64 };
+        tensor.Dims.Add(values.Length);
+        tensor.Int64Data.AddRange(values);
+        return tensor;
+    }
+
+    /// <summary>A node named after its one output, as the graphs here name them.</summary>
+    public static NodeProto NodeProto(string op, string name, string[] inputs, string output, params AttributeProto[] attributes)
+    {
+        var node = new NodeProto { OpType = op, Name = name };
+        node.Input.AddRange(inputs);
+        node.Output.Add(output);
+        node.Attribute.AddRange(attributes);
+        return node;
     }
 
     // Scalar scale and zero point: per-tensor quantization.
